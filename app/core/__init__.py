@@ -1,0 +1,5 @@
+"""Headless screening engine: loading, preprocessing, prediction, Grad-CAM and folder scans.
+
+Nothing in this package imports Qt (enforced by an import-linter contract in pyproject.toml), so the
+GUI, the command line, the training module and the packaged app all share one implementation.
+"""

@@ -1,0 +1,47 @@
+"""Error types of the engine: one class per way an input can be unusable, each with a plain message."""
+
+from __future__ import annotations
+
+
+class PneumoScanError(Exception):
+    """Base class of every error the engine raises on purpose; its message is meant for the user."""
+
+
+class ImageLoadError(PneumoScanError):
+    """The file could not be turned into a grayscale image."""
+
+
+class FileMissingError(ImageLoadError):
+    """The path does not exist or is not a regular file."""
+
+
+class EmptyFileError(ImageLoadError):
+    """The file has zero bytes."""
+
+
+class FileUnreadableError(ImageLoadError):
+    """The operating system refused to read the file (permissions, I/O error)."""
+
+
+class NotAnImageError(ImageLoadError):
+    """The bytes are not in any image format the engine reads."""
+
+
+class CorruptImageError(ImageLoadError):
+    """The format was recognised but the data is truncated or damaged."""
+
+
+class UnsupportedDicomError(ImageLoadError):
+    """A DICOM file the engine cannot turn into pixels (no pixel data, compressed without a decoder, ...)."""
+
+
+class ImageTooSmallError(ImageLoadError):
+    """The image is below the smallest side the model can say anything about."""
+
+
+class ImageTooLargeError(ImageLoadError):
+    """The declared size is above the pixel limit (a decompression bomb is refused before decoding)."""
+
+
+class ModelError(PneumoScanError):
+    """The model or its model card is missing, corrupt or does not match."""

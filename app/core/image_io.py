@@ -1,0 +1,224 @@
+"""Turns a file (JPEG, PNG, BMP, TIFF or DICOM) into one 8-bit grayscale array, or says why it cannot.
+
+Every reader in the product (GUI, CLI, scan, training) goes through `load_image`, so an image means
+the same pixels everywhere. The declared size is checked before the pixels are decoded, so a
+decompression bomb costs a header read, not the machine's memory.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from app.core.errors import (
+    CorruptImageError,
+    EmptyFileError,
+    FileMissingError,
+    FileUnreadableError,
+    ImageLoadError,
+    ImageTooLargeError,
+    ImageTooSmallError,
+    NotAnImageError,
+    UnsupportedDicomError,
+)
+
+MIN_SIDE = 64
+MAX_PIXELS = 80_000_000  # a 9000 x 9000 detector image is fine; a forged 50k x 50k header is not
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".dcm", ".dicom")
+
+# Pillow only sniffs headers here; its own bomb guard would fire before ours with a less clear message.
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image: 8-bit grayscale pixels plus the facts about the source the quality checks need."""
+
+    pixels: np.ndarray  # (H, W) uint8
+    source_format: str  # "JPEG", "PNG", "DICOM", ...
+    source_bits: int  # 8 or 16 (or the DICOM BitsStored)
+    source_channels: int  # 1, 3 or 4 before the grayscale conversion
+    colour_deviation: float  # mean |channel - gray| in 8-bit units; 0 for a grayscale source
+    modality: str = ""  # DICOM Modality (e.g. "CR", "DX", "CT"); empty for other formats
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+
+def is_image_path(path: Path) -> bool:
+    """True for names the folder scan should look at (by suffix, case-insensitive)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def load_image(path: str | os.PathLike[str]) -> LoadedImage:
+    """Read `path` and return it as 8-bit grayscale; raise an `ImageLoadError` subclass otherwise."""
+    data = _read_bytes(Path(path))
+    if _looks_like_dicom(data, Path(path)):
+        return _load_dicom(data)
+    return _load_raster(data)
+
+
+def load_image_bytes(data: bytes, name: str = "") -> LoadedImage:
+    """Same as `load_image` for bytes already in memory (drag and drop from a browser, tests)."""
+    if not data:
+        raise EmptyFileError("The file is empty (0 bytes).")
+    if _looks_like_dicom(data, Path(name)):
+        return _load_dicom(data)
+    return _load_raster(data)
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise FileMissingError(f"File not found: {path}")
+    if path.is_dir():
+        raise FileMissingError(f"This is a folder, not an image file: {path}")
+    try:
+        data = path.read_bytes()
+    except PermissionError as exc:
+        raise FileUnreadableError(f"Permission denied: cannot read {path}") from exc
+    except OSError as exc:
+        raise FileUnreadableError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    if not data:
+        raise EmptyFileError("The file is empty (0 bytes).")
+    return data
+
+
+def _looks_like_dicom(data: bytes, path: Path) -> bool:
+    return data[128:132] == b"DICM" or path.suffix.lower() in (".dcm", ".dicom")
+
+
+def _check_size(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise ImageTooLargeError(
+            f"The image declares {width} x {height} pixels, above the limit of "
+            f"{MAX_PIXELS / 1e6:.0f} megapixels; it was not decoded."
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ImageTooSmallError(
+            f"The image is {width} x {height} pixels; at least {MIN_SIDE} pixels per side are needed."
+        )
+
+
+def _load_raster(data: bytes) -> LoadedImage:
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            fmt = header.format or "unknown"
+            width, height = header.size
+    except UnidentifiedImageError as exc:
+        raise NotAnImageError(
+            "Not a readable image: the file is not JPEG, PNG, BMP, TIFF or DICOM."
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:  # Pillow's header parsers raise these on damage
+        raise CorruptImageError(f"The image header is damaged: {exc}") from exc
+    _check_size(width, height)
+    if fmt == "JPEG" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):  # EOI must follow the last scan
+        raise CorruptImageError("The JPEG file is truncated (no end-of-image marker).")
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.size == 0:
+        raise CorruptImageError(f"The {fmt} file is truncated or damaged and could not be decoded.")
+    if decoded.shape[:2] != (height, width):
+        raise CorruptImageError(f"The {fmt} file's pixel data does not match its declared size.")
+    return _to_gray(decoded, fmt)
+
+
+def _to_gray(decoded: np.ndarray, fmt: str) -> LoadedImage:
+    """Collapse any channel layout and bit depth to 8-bit grayscale, keeping how colourful it was."""
+    channels = 1 if decoded.ndim == 2 else decoded.shape[2]
+    bits = 8 * decoded.dtype.itemsize
+    if decoded.dtype != np.uint8:
+        decoded = _stretch_to_uint8(decoded.astype(np.float32))
+    if channels == 1:
+        gray = decoded if decoded.ndim == 2 else decoded[:, :, 0]
+        colour = 0.0
+    else:
+        bgr = np.ascontiguousarray(decoded[:, :, :3])
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        colour = _colour_deviation(bgr, gray)
+    return LoadedImage(np.ascontiguousarray(gray), fmt, bits, channels, colour)
+
+
+def _colour_deviation(bgr: np.ndarray, gray: np.ndarray) -> float:
+    step = max(1, max(gray.shape) // 256)  # a 256-px sample is plenty to tell colour from gray
+    b = bgr[::step, ::step].astype(np.float32)
+    g = gray[::step, ::step, None].astype(np.float32)
+    return float(np.mean(np.abs(b - g)))
+
+
+def _stretch_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Linear window from the image's own minimum to maximum (16-bit PNGs rarely use all 16 bits)."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        values = np.where(finite, values, 0.0)
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return np.zeros(values.shape, np.uint8)
+    return np.clip((values - lo) * (255.0 / (hi - lo)) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _load_dicom(data: bytes) -> LoadedImage:
+    import pydicom  # imported lazily: most sessions never open a DICOM file
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+    except Exception as exc:  # pydicom raises many types on damaged files
+        raise CorruptImageError(f"The DICOM file is damaged and could not be parsed: {exc}") from exc
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        raise UnsupportedDicomError(
+            "The DICOM file has no pixel data (it may be a report, a structured document or a presentation state)."
+        )
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise CorruptImageError("The DICOM file has pixel data but no valid Rows/Columns.") from exc
+    _check_size(cols, rows)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            array = ds.pixel_array
+    except Exception as exc:
+        syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        name = getattr(syntax, "name", str(syntax)) if syntax else "unknown transfer syntax"
+        raise UnsupportedDicomError(
+            f"Cannot decode this DICOM's pixel data ({name}): {exc}. Compressed DICOM needs a "
+            "decoder such as pylibjpeg (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg)."
+        ) from exc
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
+    if frames > 1:
+        array = array[0]
+    channels = samples
+    if samples == 3:
+        rgb = _stretch_to_uint8(array.astype(np.float32)) if array.dtype != np.uint8 else array
+        gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+        colour = _colour_deviation(rgb[:, :, ::-1], gray)
+    else:
+        values = apply_modality_lut(array, ds)
+        values = apply_voi_lut(values, ds) if _has_voi(ds) else values
+        gray = _stretch_to_uint8(np.asarray(values, dtype=np.float32))
+        if str(getattr(ds, "PhotometricInterpretation", "")).upper() == "MONOCHROME1":
+            gray = 255 - gray  # MONOCHROME1 stores bone dark; the model expects bone bright
+        colour = 0.0
+    if gray.ndim != 2:
+        raise UnsupportedDicomError(f"Unexpected DICOM pixel layout {array.shape}.")
+    bits = int(getattr(ds, "BitsStored", 8 * array.dtype.itemsize) or 8)
+    return LoadedImage(np.ascontiguousarray(gray), "DICOM", bits, channels, colour, str(getattr(ds, "Modality", "")))
+
+
+def _has_voi(ds: object) -> bool:
+    return "VOILUTSequence" in ds or ("WindowCenter" in ds and "WindowWidth" in ds)  # type: ignore[operator]
+
+
+__all__ = ["ImageLoadError", "LoadedImage", "is_image_path", "load_image", "load_image_bytes", "MIN_SIDE", "MAX_PIXELS"]

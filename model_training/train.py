@@ -1,0 +1,93 @@
+"""`train`: split the data, run both phases, then hand the best model to `finalize`."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from app.core.preprocessing import PreprocessConfig
+from model_training.architecture import build_model
+from model_training.phases import PhaseSpec, TrainingState, run_phase
+from model_training.pipeline import make_dataset
+from model_training.splits import Sample, class_weights, list_samples, read_split, split_train_val, write_split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: Path
+    out: Path
+    base_weights: str | None  # "imagenet", a local file, or None for random weights
+    epochs_frozen: int = 10
+    epochs_finetune: int = 10
+    fine_tune_at: int = 100
+    seed: int = 42
+    resume: bool = False
+    batch_size: int = 32
+    val_fraction: float = 0.2
+    version: str = "1.0.0"
+
+
+def training_folder(data: Path) -> Path:
+    """`data` itself when it holds NORMAL/ and PNEUMONIA/, else its `train/` (our validation split is
+    carved from it; an official `val/` beside it is too small to choose anything with and is not used)."""
+    return data / "train" if (data / "train").is_dir() else data
+
+
+def resolve_split(config: TrainConfig) -> tuple[list[Sample], list[Sample]]:
+    """The saved split when resuming; otherwise a new patient-disjoint split written to `out`."""
+    train_file, val_file = config.out / "split_train.tsv", config.out / "split_val.tsv"
+    if config.resume and train_file.exists() and val_file.exists():
+        return read_split(train_file), read_split(val_file)
+    samples = list_samples(training_folder(config.data))
+    train, val = split_train_val(samples, config.val_fraction, config.seed)
+    write_split(train_file, train)
+    write_split(val_file, val)
+    return train, val
+
+
+def setup_logging(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [logging.FileHandler(out / "train.log", encoding="utf-8"), logging.StreamHandler()]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
+
+
+def train(config: TrainConfig) -> Path:
+    """Train (or resume) and return the path of the finished `.keras` model."""
+    setup_logging(config.out)
+    checkpoints = config.out / "checkpoints"
+    if checkpoints.exists() and not config.resume:
+        raise SystemExit(f"{config.out} already holds a run: pass --resume to continue it or choose another --out.")
+    log.info("command: %s", shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))
+    keras.utils.set_random_seed(config.seed)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    state = TrainingState(checkpoints)
+    started = time.monotonic()
+    train_samples, val_samples = resolve_split(config)
+    log.info("split: %d training / %d validation images (%d / %d patients)", len(train_samples), len(val_samples),
+             len({s.patient for s in train_samples}), len({s.patient for s in val_samples}))
+    preprocessing = PreprocessConfig()
+    train_ds = make_dataset(train_samples, preprocessing, config.batch_size, training=True, seed=config.seed)
+    val_ds = make_dataset(val_samples, preprocessing, config.batch_size)
+    weights = class_weights(train_samples)
+    log.info("class weights: %s", weights)
+    model = build_model(config.base_weights, preprocessing.input_size, config.seed)
+    phases = [
+        PhaseSpec("frozen", config.epochs_frozen, 1e-4, reduce_lr=False),
+        PhaseSpec("finetune", config.epochs_finetune, 1e-5, reduce_lr=True),
+    ]
+    for spec in phases:
+        model = run_phase(model, spec, state, train_ds, val_ds, weights, config.fine_tune_at)
+    state.data["elapsed_s"] = state.data.get("elapsed_s", 0.0) + time.monotonic() - started
+    state.save()
+
+    from model_training.finalize import finalize  # after training: its imports are not needed before
+
+    return finalize(model, config, state, train_samples, val_samples, preprocessing)
