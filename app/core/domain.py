@@ -1,0 +1,45 @@
+"""The domain check: is an image's penultimate feature vector like those of the training X-rays?
+
+Training fits the mean and a Ledoit-Wolf shrunk covariance of the features on the training split
+and stores mean and precision matrix beside the model; the cut-off on the Mahalanobis distance is
+chosen on the validation split. Scoring costs one small matrix product on features the prediction
+has already computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.core.errors import ModelError
+from app.core.model_card import sha256_of
+
+
+@dataclass(frozen=True)
+class DomainGate:
+    mean: np.ndarray  # (d,)
+    precision: np.ndarray  # (d, d), inverse of the shrunk covariance
+    cutoff: float  # largest in-domain distance
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """Mahalanobis distance of each row of `features` (n, d) from the training distribution."""
+        centred = np.atleast_2d(features).astype(np.float64) - self.mean
+        return np.sqrt(np.maximum(np.einsum("nd,de,ne->n", centred, self.precision, centred), 0.0))
+
+    def in_domain(self, scores: np.ndarray) -> np.ndarray:
+        return np.asarray(scores) <= self.cutoff
+
+    def save(self, path: Path) -> None:
+        np.savez(path, mean=self.mean.astype(np.float32), precision=self.precision.astype(np.float32))
+
+    @classmethod
+    def load(cls, path: Path, cutoff: float, sha256: str) -> DomainGate:
+        """Read the statistics and check them against the model card's sha256."""
+        if not path.is_file():
+            raise ModelError(f"Domain statistics not found: {path}. Keep the file named in the model card beside the model.")
+        if sha256_of(path) != sha256:
+            raise ModelError(f"The domain statistics {path.name} do not match the model card: reinstall or retrain.")
+        with np.load(path) as data:
+            return cls(data["mean"].astype(np.float64), data["precision"].astype(np.float64), float(cutoff))

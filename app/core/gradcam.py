@@ -1,0 +1,45 @@
+"""Grad-CAM (Selvaraju et al., 2017): where in the image the evidence for a class lies.
+
+Channel weights are the spatially averaged gradients of the logit (before the sigmoid; negated to
+explain NORMAL) with respect to the last convolutional feature map; the map is their weighted sum,
+passed through a ReLU and divided by its maximum. An all-zero map stays zero (nothing supports the
+class) instead of dividing by zero.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+COLORMAP = cv2.COLORMAP_TURBO
+
+
+def cam_from_gradients(feature_map: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
+    """(1, h, w, k) map and gradients -> (h, w) class activation map in [0, 1]."""
+    weights = tf.reduce_mean(gradients, axis=(1, 2))  # (1, k)
+    cam = tf.nn.relu(tf.einsum("bhwk,bk->bhw", feature_map, weights))[0]
+    peak = tf.reduce_max(cam)
+    return tf.where(peak > 0, cam / tf.maximum(peak, 1e-12), tf.zeros_like(cam))
+
+
+def upsample(cam: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize the coarse map (7 x 7 for MobileNetV2) to the full image, bilinear, kept in [0, 1]."""
+    resized = cv2.resize(cam.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return np.clip(resized, 0.0, 1.0)
+
+
+def colormap_lut() -> np.ndarray:
+    """The 256 RGB colours of the heat map scale, for the legend the viewer draws."""
+    ramp = np.arange(256, dtype=np.uint8).reshape(256, 1)
+    return cv2.applyColorMap(ramp, COLORMAP)[:, 0, ::-1].copy()
+
+
+def overlay(gray: np.ndarray, heatmap: np.ndarray, opacity: float = 0.4) -> np.ndarray:
+    """Blend the heat map (values in [0, 1], same size as `gray`) over the image; returns RGB uint8."""
+    if heatmap.shape != gray.shape:
+        heatmap = upsample(heatmap, gray.shape)
+    heat_rgb = cv2.applyColorMap((heatmap * 255).astype(np.uint8), COLORMAP)[:, :, ::-1]
+    base_rgb = np.repeat(gray[:, :, None], 3, axis=2)
+    opacity = float(np.clip(opacity, 0.0, 1.0))
+    return cv2.addWeighted(base_rgb, 1.0 - opacity, heat_rgb, opacity, 0.0)

@@ -1,0 +1,44 @@
+"""Cheap checks on the raw image before the model, each with a specific warning.
+
+They catch what the model would happily score anyway: blank or burned-out frames, flat contrast,
+photographs, strips and thumbnails. Thresholds leave every image of the bundled originals unflagged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.core.image_io import LoadedImage
+
+MIN_STD = 8.0  # 8-bit units; an exposed chest has tens
+MIN_PERCENTILE_SPAN = 40  # 1st to 99th percentile
+MAX_SATURATED = 0.5  # share of pixels at >= 250
+MAX_COLOUR_DEVIATION = 6.0  # mean |channel - gray|; JPEG noise on gray images stays below 2
+MAX_ASPECT = 2.5
+LOW_RESOLUTION = 200
+
+
+def quality_warnings(image: LoadedImage) -> list[str]:
+    """Specific warnings for `image`; an empty list means nothing looked wrong."""
+    pixels = image.pixels
+    step = max(1, max(pixels.shape) // 512)
+    sample = pixels[::step, ::step]
+    warnings: list[str] = []
+    std = float(sample.std())
+    if std < MIN_STD:
+        warnings.append(f"The image is nearly uniform (standard deviation {std:.1f} of 255): blank, or not an exposure.")
+    else:
+        low, high = np.percentile(sample, [1, 99])
+        if high - low < MIN_PERCENTILE_SPAN:
+            warnings.append(f"Very low contrast: 98 % of pixels lie within {high - low:.0f} of 255 grey levels.")
+    saturated = float(np.mean(sample >= 250))
+    if saturated > MAX_SATURATED:
+        warnings.append(f"{saturated:.0%} of the image is saturated white: over-exposed or a burned-in overlay.")
+    if image.colour_deviation > MAX_COLOUR_DEVIATION:
+        warnings.append("A colour image that is not grayscale-like: X-rays are grayscale, this may be a photograph.")
+    aspect = max(image.width, image.height) / min(image.width, image.height)
+    if aspect > MAX_ASPECT:
+        warnings.append(f"Extreme aspect ratio ({image.width} x {image.height}): a chest radiograph is close to square.")
+    if min(image.width, image.height) < LOW_RESOLUTION:
+        warnings.append(f"Low resolution ({image.width} x {image.height} pixels): fine detail is lost.")
+    return warnings

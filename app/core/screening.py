@@ -1,0 +1,151 @@
+"""The engine's front door: a verified model plus its card, turning images into predictions.
+
+`Screener` is what the GUI, the command line, the folder scan and the packaged app's self-test call.
+It applies the model card's preprocessing, temperature, threshold and domain check, so no caller can
+get those wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from app.core.errors import ModelError
+from app.core.image_io import LoadedImage, load_image
+from app.core.model_card import ModelCard, read_card
+from app.core.preprocessing import PreprocessConfig, preprocess
+from app.core.quality import quality_warnings
+from app.core.resources import default_model_path
+
+POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
+OUT_OF_DOMAIN = "outside the model's domain"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's result; `label` is the model's answer at the threshold, whatever the warnings."""
+
+    probability: float
+    label: str
+    threshold: float
+    logit: float
+    model_version: str
+    clahe: bool  # whether CLAHE was part of the model's input
+    domain_score: float | None = None
+    in_domain: bool = True
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        return "warning" if self.warnings else "ok"
+
+    @property
+    def display_label(self) -> str:
+        """What a reader should see: the label, unless the image is not what the model knows."""
+        return self.label if self.in_domain else OUT_OF_DOMAIN
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An image made ready for the model (thread-safe to build: NumPy and OpenCV only)."""
+
+    tensor: np.ndarray
+    warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Explanation:
+    prediction: Prediction
+    heatmap: np.ndarray  # (H, W) float32 in [0, 1], at the image's own resolution
+    explained_class: str
+    empty: bool  # no region supports the class (the map is all zero)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
+
+
+class Screener:
+    """Loads and verifies a model (slow: TensorFlow import and tracing); then predicts quickly."""
+
+    def __init__(self, model_path: Path | None = None) -> None:
+        self.model_path = Path(model_path) if model_path else default_model_path()
+        self.card: ModelCard = read_card(self.model_path)
+        import keras  # imported here so that importing the engine stays fast for the GUI and the CLI
+
+        from app.core.classifier import Classifier
+        from app.core.domain import DomainGate
+
+        try:
+            model = keras.models.load_model(self.model_path, compile=False)
+        except Exception as exc:  # Keras raises many types for damaged archives
+            raise ModelError(f"The model file {self.model_path.name} could not be loaded ({exc}); reinstall or retrain it.") from exc
+        self.classifier = Classifier(model, self.card.target_layer, self.card.feature_layer)
+        domain = self.card.domain
+        self.gate = (
+            DomainGate.load(self.model_path.parent / domain["file"], domain["cutoff"], domain["sha256"])
+            if domain.get("file") else None
+        )
+
+    @property
+    def version(self) -> str:
+        return self.card.version
+
+    def preprocessing(self, clahe: bool | None = None) -> PreprocessConfig:
+        """The model card's steps; `clahe` forces CLAHE on or off (the scan's --clahe on|off)."""
+        base = self.card.preprocessing
+        return base if clahe is None else base.with_clahe(clahe)
+
+    def prepare(self, image: LoadedImage, clahe: bool | None = None) -> Prepared:
+        config = self.preprocessing(clahe)
+        warnings = quality_warnings(image)
+        if config.clahe != self.card.preprocessing.clahe:
+            trained = "with" if self.card.preprocessing.clahe else "without"
+            warnings.append(f"CLAHE forced {'on' if config.clahe else 'off'}; the model was trained {trained} it.")
+        return Prepared(preprocess(image.pixels, config), tuple(warnings))
+
+    def predict_prepared(self, prepared: Sequence[Prepared], clahe: bool | None = None) -> list[Prediction]:
+        if not prepared:
+            return []
+        logits, features = self.classifier.infer(np.stack([p.tensor for p in prepared]))
+        return [self._prediction(float(l), f, p.warnings, clahe) for l, f, p in zip(logits, features, prepared)]
+
+    def predict(self, image: LoadedImage, clahe: bool | None = None) -> Prediction:
+        return self.predict_prepared([self.prepare(image, clahe)], clahe)[0]
+
+    def predict_file(self, path: str | Path, clahe: bool | None = None) -> Prediction:
+        return self.predict(load_image(path), clahe)
+
+    def explain(self, image: LoadedImage, clahe: bool | None = None, explained_class: str = POSITIVE) -> Explanation:
+        """Prediction and Grad-CAM from one forward/backward pass; the map is resized to the image."""
+        from app.core.gradcam import upsample
+
+        prepared = self.prepare(image, clahe)
+        cam, logit, features = self.classifier.explain(prepared.tensor, positive=explained_class == POSITIVE)
+        prediction = self._prediction(logit, features, prepared.warnings, clahe)
+        return Explanation(prediction, upsample(cam, image.pixels.shape), explained_class, not bool(cam.max() > 0))
+
+    def _prediction(self, logit: float, features: np.ndarray, warnings: tuple[str, ...], clahe: bool | None) -> Prediction:
+        card = self.card
+        probability = float(_sigmoid(np.float64(logit) / card.temperature))
+        score, in_domain = None, True
+        if self.gate is not None:
+            score = float(self.gate.score(features)[0])
+            in_domain = bool(score <= self.gate.cutoff)
+            if not in_domain:
+                warnings = (f"Outside the model's domain: the image does not resemble the chest X-rays it was trained on "
+                            f"(domain score {score:.1f} > cut-off {self.gate.cutoff:.1f}).",) + tuple(warnings)
+        return Prediction(
+            probability=probability,
+            label=POSITIVE if probability >= card.threshold else NEGATIVE,
+            threshold=card.threshold,
+            logit=logit,
+            model_version=card.version,
+            clahe=self.preprocessing(clahe).clahe,
+            domain_score=score,
+            in_domain=in_domain,
+            warnings=tuple(warnings),
+        )

@@ -1,0 +1,54 @@
+"""Fixtures: a small untrained model with a valid card (fast, any machine) and the shared data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tests.helpers import ORIGINALS, save_model_with_card  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def test_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The product's architecture with random weights (no download), saved with a model card."""
+    from model_training.architecture import build_model
+
+    return save_model_with_card(build_model(None), tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="session")
+def test_screener(test_model_path: Path):
+    from app.core.screening import Screener
+
+    return Screener(test_model_path)
+
+
+@pytest.fixture(scope="session")
+def real_model_path() -> Path:
+    from app.core.resources import default_model_path
+
+    path = default_model_path()
+    if not path.exists():
+        pytest.skip("the bundled model is not in resources/ yet")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_screener(real_model_path: Path):
+    from app.core.screening import Screener
+
+    return Screener(real_model_path)
+
+
+@pytest.fixture(scope="session")
+def originals_dir() -> Path:
+    if not ORIGINALS.is_dir():
+        pytest.skip(f"shared data not found at {ORIGINALS}")
+    return ORIGINALS

@@ -1,0 +1,26 @@
+"""Shared test helpers: save a Keras model with a valid model card, find the shared data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from app.core.model_card import ModelCard, sha256_of
+
+SHARED = Path(os.environ.get("PNEUMOSCAN_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+ORIGINALS = SHARED / "data" / "originals"
+KERMANY = SHARED / "data" / "kermany224"
+
+
+def save_model_with_card(model: keras.Model, folder: Path, name: str = "test.keras", **card: Any) -> Path:
+    """Write `model` and a model card whose sha256 matches it; return the model path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    model.save(path)
+    fields: dict[str, Any] = {"name": "test model", "version": "0.0.0-test"}
+    fields.update(card)
+    ModelCard(model_file=name, sha256=sha256_of(path), **fields).save(folder)
+    return path
