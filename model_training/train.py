@@ -53,6 +53,11 @@ def resolve_split(config: TrainConfig) -> tuple[list[Sample], list[Sample]]:
     return train, val
 
 
+def invocation() -> str:
+    """The command line as a user would type it (recorded in the log and the model card)."""
+    return "python -m model_training " + shlex.join(sys.argv[1:])
+
+
 def setup_logging(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     handlers: list[logging.Handler] = [logging.FileHandler(out / "train.log", encoding="utf-8"), logging.StreamHandler()]
@@ -65,7 +70,7 @@ def train(config: TrainConfig) -> Path:
     checkpoints = config.out / "checkpoints"
     if checkpoints.exists() and not config.resume:
         raise SystemExit(f"{config.out} already holds a run: pass --resume to continue it or choose another --out.")
-    log.info("command: %s", shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))
+    log.info("command: %s", invocation())
     keras.utils.set_random_seed(config.seed)
     checkpoints.mkdir(parents=True, exist_ok=True)
     state = TrainingState(checkpoints)
