@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from pathlib import Path
 
 
@@ -37,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     if args.command == "train":
         from model_training.train import TrainConfig, train
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             data=args.data, out=args.out, base_weights=args.base_weights, epochs_frozen=args.epochs_frozen,
             epochs_finetune=args.epochs_finetune, fine_tune_at=args.fine_tune_at, seed=args.seed,
             resume=args.resume, batch_size=args.batch_size, val_fraction=args.val_fraction,
+            command="python -m model_training " + shlex.join(a for a in argv if a != "--resume"),  # what reproduces it
         )
         print(f"model written to {train(config)}")
         return 0

@@ -26,7 +26,7 @@ from model_training.phases import TrainingState
 from model_training.pipeline import make_dataset
 from model_training.plots import evaluation_plots, training_curves
 from model_training.splits import Sample
-from model_training.train import TrainConfig, invocation
+from model_training.train import TrainConfig
 
 log = logging.getLogger(__name__)
 DOMAIN_FILE = "domain_stats.npz"
@@ -99,7 +99,7 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
         validation_metrics=metrics,
         training_data=TRAINING_DATA.format(n_train=len(train), n_val=len(val), seed=config.seed),
         licence=LICENCE,
-        command=invocation(),
+        command=config.command,
         training_time_s=round(float(state.data.get("elapsed_s", 0.0)), 1),
         domain={
             "file": DOMAIN_FILE,

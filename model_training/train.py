@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shlex
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ class TrainConfig:
     batch_size: int = 32
     val_fraction: float = 0.2
     version: str = "1.0.0"
+    command: str = ""  # as the user typed it; recorded in the log and the model card
 
 
 def training_folder(data: Path) -> Path:
@@ -53,11 +52,6 @@ def resolve_split(config: TrainConfig) -> tuple[list[Sample], list[Sample]]:
     return train, val
 
 
-def invocation() -> str:
-    """The command line as a user would type it (recorded in the log and the model card)."""
-    return "python -m model_training " + shlex.join(sys.argv[1:])
-
-
 def setup_logging(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     handlers: list[logging.Handler] = [logging.FileHandler(out / "train.log", encoding="utf-8"), logging.StreamHandler()]
@@ -70,7 +64,7 @@ def train(config: TrainConfig) -> Path:
     checkpoints = config.out / "checkpoints"
     if checkpoints.exists() and not config.resume:
         raise SystemExit(f"{config.out} already holds a run: pass --resume to continue it or choose another --out.")
-    log.info("command: %s", invocation())
+    log.info("command: %s", config.command)
     keras.utils.set_random_seed(config.seed)
     checkpoints.mkdir(parents=True, exist_ok=True)
     state = TrainingState(checkpoints)

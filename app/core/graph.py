@@ -25,8 +25,9 @@ def _is_sigmoid(layer: keras.layers.Layer) -> bool:
 
 
 def _logit_from_last(layer: keras.layers.Layer, inputs: Any) -> Any:
-    """The pre-sigmoid value of a final `Dense(1, activation="sigmoid")` layer."""
-    return keras.ops.matmul(inputs, layer.kernel) + layer.bias
+    """The pre-sigmoid value of a final `Dense(1, activation="sigmoid")` layer (with or without a bias)."""
+    logit = keras.ops.matmul(inputs, layer.kernel)
+    return logit + layer.bias if layer.bias is not None else logit
 
 
 def _flat_forward(model: keras.Model, target: str, feature: str) -> Forward:
@@ -68,7 +69,7 @@ def _nested_forward(model: keras.Model, target: str, feature: str) -> Forward:
         for layer in before:
             x = layer(x, training=False)
         feature_map, x = backbone(x, training=False)
-        features = None
+        features = x if len(x.shape) == 2 else None  # a backbone built with pooling="avg" ends in the features
         for layer in after:
             if layer.name == feature or (features is None and isinstance(layer, keras.layers.GlobalAveragePooling2D)):
                 x = layer(x, training=False)

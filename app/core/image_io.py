@@ -30,7 +30,7 @@ from app.core.errors import (
 )
 
 MIN_SIDE = 64
-MAX_PIXELS = 80_000_000  # a 9000 x 9000 detector image is fine; a forged 50k x 50k header is not
+MAX_PIXELS = 100_000_000  # a 9000 x 9000 detector image is fine; a forged 50k x 50k header is not
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".dcm", ".dicom")
 
 # Pillow only sniffs headers here; its own bomb guard would fire before ours with a less clear message.
@@ -84,6 +84,8 @@ def _read_bytes(path: Path) -> bytes:
         raise FileMissingError(f"File not found: {path}")
     if path.is_dir():
         raise FileMissingError(f"This is a folder, not an image file: {path}")
+    if not path.is_file():  # a FIFO or device named like an image would block or never end
+        raise FileMissingError(f"Not a regular file (a pipe, socket or device): {path}")
     try:
         data = path.read_bytes()
     except PermissionError as exc:
@@ -117,6 +119,9 @@ def _load_raster(data: bytes) -> LoadedImage:
             fmt = header.format or "unknown"
             width, height = header.size
     except UnidentifiedImageError as exc:
+        known = _format_from_signature(data)
+        if known:  # Pillow gives up on a damaged header (bad IHDR CRC, ...) as if the format were unknown
+            raise CorruptImageError(f"The {known} file's header is damaged and could not be read.") from exc
         raise NotAnImageError(
             "Not a readable image: the file is not JPEG, PNG, BMP, TIFF or DICOM."
         ) from exc
@@ -131,6 +136,15 @@ def _load_raster(data: bytes) -> LoadedImage:
     if decoded.shape[:2] != (height, width):
         raise CorruptImageError(f"The {fmt} file's pixel data does not match its declared size.")
     return _to_gray(decoded, fmt)
+
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"),
+)
+
+
+def _format_from_signature(data: bytes) -> str:
+    return next((name for magic, name in _SIGNATURES if data.startswith(magic)), "")
 
 
 def _to_gray(decoded: np.ndarray, fmt: str) -> LoadedImage:
@@ -156,12 +170,13 @@ def _colour_deviation(bgr: np.ndarray, gray: np.ndarray) -> float:
     return float(np.mean(np.abs(b - g)))
 
 
-def _stretch_to_uint8(values: np.ndarray) -> np.ndarray:
-    """Linear window from the image's own minimum to maximum (16-bit PNGs rarely use all 16 bits)."""
+def _stretch_to_uint8(values: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Linear window from the image's own minimum to maximum (16-bit PNGs rarely use all 16 bits),
+    or over `value_range` when the file says what black and white are (a DICOM VOI window or LUT)."""
     finite = np.isfinite(values)
     if not finite.all():
         values = np.where(finite, values, 0.0)
-    lo, hi = float(values.min()), float(values.max())
+    lo, hi = value_range if value_range is not None else (float(values.min()), float(values.max()))
     if hi <= lo:
         return np.zeros(values.shape, np.uint8)
     return np.clip((values - lo) * (255.0 / (hi - lo)) + 0.5, 0, 255).astype(np.uint8)
@@ -184,9 +199,12 @@ def _load_dicom(data: bytes) -> LoadedImage:
     except (AttributeError, TypeError, ValueError) as exc:
         raise CorruptImageError("The DICOM file has pixel data but no valid Rows/Columns.") from exc
     _check_size(cols, rows)
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if frames > 1:  # decode the first frame only: the others are never shown
+                ds.pixel_array_options(index=0)
             array = ds.pixel_array
     except Exception as exc:
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
@@ -195,9 +213,8 @@ def _load_dicom(data: bytes) -> LoadedImage:
             f"Cannot decode this DICOM's pixel data ({name}): {exc}. Compressed DICOM needs a "
             "decoder such as pylibjpeg (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg)."
         ) from exc
-    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
-    if frames > 1:
+    if frames > 1 and array.ndim == (4 if samples == 3 else 3):  # a decoder that ignored the frame index
         array = array[0]
     channels = samples
     if samples == 3:
@@ -206,8 +223,11 @@ def _load_dicom(data: bytes) -> LoadedImage:
         colour = _colour_deviation(rgb[:, :, ::-1], gray)
     else:
         values = apply_modality_lut(array, ds)
-        values = apply_voi_lut(values, ds) if _has_voi(ds) else values
-        gray = _stretch_to_uint8(np.asarray(values, dtype=np.float32))
+        value_range = None
+        if _has_voi(ds):
+            values = apply_voi_lut(values, ds)
+            value_range = _voi_output_range(ds)  # the window's black and white, not the data's extremes
+        gray = _stretch_to_uint8(np.asarray(values, dtype=np.float32), value_range)
         if str(getattr(ds, "PhotometricInterpretation", "")).upper() == "MONOCHROME1":
             gray = 255 - gray  # MONOCHROME1 stores bone dark; the model expects bone bright
         colour = 0.0
@@ -215,6 +235,18 @@ def _load_dicom(data: bytes) -> LoadedImage:
         raise UnsupportedDicomError(f"Unexpected DICOM pixel layout {array.shape}.")
     bits = int(getattr(ds, "BitsStored", 8 * array.dtype.itemsize) or 8)
     return LoadedImage(np.ascontiguousarray(gray), "DICOM", bits, channels, colour, str(getattr(ds, "Modality", "")))
+
+
+def _voi_output_range(ds: object) -> tuple[float, float] | None:
+    """What the VOI window or LUT maps the darkest and brightest possible values to."""
+    from pydicom.pixels import apply_voi_lut
+
+    try:
+        ends = np.asarray(apply_voi_lut(np.array([-1e12, 1e12]), ds), dtype=np.float64)
+    except Exception:  # an odd VOI LUT: fall back to the data's own range
+        return None
+    lo, hi = float(ends.min()), float(ends.max())
+    return (lo, hi) if np.isfinite([lo, hi]).all() and hi > lo else None
 
 
 def _has_voi(ds: object) -> bool:

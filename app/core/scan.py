@@ -19,6 +19,10 @@ from app.core.errors import PneumoScanError
 from app.core.image_io import is_image_path, load_image
 from app.core.screening import Prepared, Screener
 
+# File names that are not valid UTF-8 (possible on Linux) are written back byte for byte, so the scan
+# never dies on one and a resumed scan still recognises them.
+CSV_ENCODING, CSV_ERRORS = "utf-8", "surrogateescape"
+
 CSV_COLUMNS = ("path", "status", "probability", "prediction", "threshold", "model_version",
                "in_domain", "domain_score", "warning", "error")
 
@@ -94,7 +98,9 @@ def read_done(csv_path: Path) -> set[str]:
     if not data.endswith(b"\n"):
         with open(csv_path, "r+b") as handle:
             handle.truncate(data.rfind(b"\n") + 1)
-    with open(csv_path, newline="", encoding="utf-8") as handle:
+        if data.rfind(b"\n") < 0:  # only a half-written header: start afresh
+            return set()
+    with open(csv_path, newline="", encoding=CSV_ENCODING, errors=CSV_ERRORS) as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or "path" not in reader.fieldnames:
             raise PneumoScanError(f"{csv_path} is not a PneumoScan results file; choose another output to resume.")
@@ -103,7 +109,7 @@ def read_done(csv_path: Path) -> set[str]:
 
 def _error_row(relative: str, exc: BaseException) -> ScanRow:
     message = str(exc) if isinstance(exc, PneumoScanError) else f"Unexpected error ({type(exc).__name__}): {exc}"
-    return ScanRow(path=relative, status="error", error=message)
+    return ScanRow(path=relative, status="error", error=" ".join(message.split()))  # one line per row
 
 
 def _prepare(screener: Screener, path: Path, clahe: bool | None) -> Prepared:
@@ -134,7 +140,7 @@ def scan_folder(
     started, done = clock(), 0
     append = resume and bool(done_before)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_csv, "a" if append else "w", newline="", encoding="utf-8") as handle, \
+    with open(out_csv, "a" if append else "w", newline="", encoding=CSV_ENCODING, errors=CSV_ERRORS) as handle, \
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pneumoscan-load") as pool:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         if not append:

@@ -1,0 +1,303 @@
+"""`--version`, `--self-test` and `--smoke-gui`: checks a user (or CI) can run on the installed app.
+
+The GUI's entry point and the packaged launcher hand these flags here before any Qt object exists, so
+the checks run headless, from a source checkout and from the PyInstaller bundle alike:
+
+* `--version`     app version and the bundled model's name and version, read from the model card's JSON
+                  (no TensorFlow import, so it answers in a fraction of a second).
+* `--self-test`   loads the bundled model through `Screener` (which verifies its sha256 against the model
+                  card), predicts every sample in assets/samples and compares the label with the one the
+                  file name starts with, computes one Grad-CAM and checks it is a finite [0, 1] map of the
+                  image's size; prints a report with timings and exits 0, or says what failed and exits 1.
+* `--smoke-gui`   opens the main window (offscreen when no display is set), processes events until the
+                  window is shown and the model is loaded or the GUI reports an error, then closes it.
+
+`--model PATH` checks another model instead of the bundled one ($PNEUMOSCAN_MODEL works too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from app import __version__
+
+_T0 = time.perf_counter()  # import of this module: the closest to process start that works everywhere
+LABELS = ("NORMAL", "PNEUMONIA")
+
+
+@dataclass
+class Report:
+    """What the self-test found; `failures` empty means it passed."""
+
+    lines: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def say(self, text: str, out: Callable[[str], None]) -> None:
+        self.lines.append(text)
+        out(text)
+
+    def fail(self, text: str, out: Callable[[str], None]) -> None:
+        self.failures.append(text)
+        self.say(f"FAIL  {text}", out)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)  # flushed line by line so a benchmark can time-stamp each step
+
+
+def expected_label(path: Path) -> str | None:
+    """The label a sample's file name starts with (NORMAL_... or PNEUMONIA_...), or None."""
+    prefix = path.name.split("_", 1)[0].upper()
+    return prefix if prefix in LABELS else None
+
+
+def read_model_card_json(model_path: Path) -> dict:
+    """The model card beside `model_path` as plain JSON (no TensorFlow, no sha256 check)."""
+    from app.core.model_card import CARD_NAME  # light: json, hashlib, the preprocessing dataclass
+
+    return json.loads((Path(model_path).parent / CARD_NAME).read_text(encoding="utf-8"))
+
+
+def version_text(model_path: Path | None = None) -> str:
+    from app.core.resources import default_model_path
+
+    model_path = Path(model_path) if model_path else default_model_path()
+    lines = [f"PneumoScan {__version__}"]
+    try:
+        card = read_model_card_json(model_path)
+    except (OSError, ValueError) as exc:
+        lines.append(f"model: unavailable ({model_path}: {exc.__class__.__name__})")
+    else:
+        name, version = card.get("name", "?"), card.get("version", "?")
+        created = f", created {card['created']}" if card.get("created") else ""
+        lines.append(f"model: {name} {version} ({card.get('model_file') or model_path.name}{created})")
+    lines.append(f"Python {sys.version.split()[0]}{' (bundled)' if getattr(sys, 'frozen', False) else ''}")
+    return "\n".join(lines)
+
+
+def run_self_test(model_path: Path | None = None, out: Callable[[str], None] = _print) -> Report:
+    """The checks behind `--self-test`; never raises, every problem ends up in `Report.failures`."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    report = Report()
+    start = time.perf_counter()
+    try:
+        _self_test(report, model_path, out)
+    except Exception as exc:  # an unexpected error is a failed self-test, never a crash without a report
+        report.fail(f"unexpected error: {exc.__class__.__name__}: {exc}", out)
+        for line in traceback.format_exc().rstrip().splitlines():
+            report.say(f"      {line}", out)
+    report.timings["total_s"] = time.perf_counter() - start
+    verdict = "PASSED" if report.passed else f"FAILED ({len(report.failures)} problem{'s' * (len(report.failures) > 1)})"
+    report.say(f"self-test {verdict} in {report.timings['total_s']:.2f} s", out)
+    return report
+
+
+def _self_test(report: Report, model_path: Path | None, out: Callable[[str], None]) -> None:
+    import numpy as np
+
+    from app.core.errors import PneumoScanError
+    from app.core.image_io import load_image
+    from app.core.resources import default_model_path, sample_images
+
+    model_path = Path(model_path) if model_path else default_model_path()
+    report.say(f"PneumoScan {__version__} self-test{' (bundled)' if getattr(sys, 'frozen', False) else ''}", out)
+    report.say(f"model:   {model_path}", out)
+
+    t = time.perf_counter()
+    try:
+        from app.core.screening import Screener
+
+        screener = Screener(model_path)  # reads the card and checks the sha256 before TensorFlow loads anything
+    except PneumoScanError as exc:
+        report.fail(f"model: {exc}", out)
+        return
+    report.timings["model_load_s"] = time.perf_counter() - t
+    card = screener.card
+    gate = "domain check on" if screener.gate is not None else "no domain check"
+    report.say(f"ok    model {card.name} {card.version} loaded, sha256 {card.sha256[:12]}… matches its card, "
+               f"{gate} ({report.timings['model_load_s']:.2f} s incl. TensorFlow import)", out)
+
+    try:
+        samples = sample_images()
+    except OSError as exc:
+        report.fail(f"samples: cannot list assets/samples ({exc})", out)
+        return
+    samples = [p for p in samples if expected_label(p)]
+    if not {expected_label(p) for p in samples} >= set(LABELS):
+        report.fail(f"samples: need at least one NORMAL_* and one PNEUMONIA_* image, found {[p.name for p in samples]}", out)
+        if not samples:
+            return
+
+    times: list[float] = []
+    for path in samples:
+        t = time.perf_counter()
+        try:
+            prediction = screener.predict(load_image(path))
+        except PneumoScanError as exc:
+            report.fail(f"{path.name}: {exc}", out)
+            continue
+        times.append(time.perf_counter() - t)
+        if len(times) == 1:
+            report.timings["first_prediction_s"] = times[0]
+            report.timings["first_prediction_since_start_s"] = time.perf_counter() - _T0
+        expected = expected_label(path)
+        domain = "" if prediction.in_domain else "  (warning: flagged outside the model's domain)"
+        detail = f"p(pneumonia)={prediction.probability:.3f}, threshold {prediction.threshold:.3f}, {times[-1] * 1000:.0f} ms"
+        if prediction.label == expected:
+            report.say(f"ok    {path.name}: {prediction.label} ({detail}){domain}", out)
+        else:
+            report.fail(f"{path.name}: predicted {prediction.label}, expected {expected} ({detail})", out)
+    if len(times) > 1:
+        report.timings["prediction_warm_ms"] = 1000 * float(np.mean(times[1:]))
+
+    target = next((p for p in samples if expected_label(p) == "PNEUMONIA"), samples[0])
+    t = time.perf_counter()
+    try:
+        image = load_image(target)
+        explanation = screener.explain(image)
+    except PneumoScanError as exc:
+        report.fail(f"Grad-CAM on {target.name}: {exc}", out)
+        return
+    report.timings["gradcam_s"] = time.perf_counter() - t
+    heatmap = np.asarray(explanation.heatmap)
+    problems = []
+    if heatmap.shape != image.pixels.shape:
+        problems.append(f"shape {heatmap.shape} instead of the image's {image.pixels.shape}")
+    if not np.all(np.isfinite(heatmap)):
+        problems.append("non-finite values")
+    elif heatmap.size and (heatmap.min() < 0 or heatmap.max() > 1):
+        problems.append(f"values outside [0, 1] ({heatmap.min():.3g} .. {heatmap.max():.3g})")
+    if problems:
+        report.fail(f"Grad-CAM on {target.name}: {'; '.join(problems)}", out)
+    else:
+        empty = ", empty map" if explanation.empty else ""
+        report.say(f"ok    Grad-CAM on {target.name}: {heatmap.shape[1]} x {heatmap.shape[0]} map in [0, 1]{empty} "
+                   f"({report.timings['gradcam_s']:.2f} s)", out)
+    summary = ", ".join(f"{k} {v:.2f}" for k, v in report.timings.items() if k != "total_s")
+    report.say(f"timings: {summary}", out)
+
+
+def smoke_gui(timeout_s: float = 120.0, out: Callable[[str], None] = _print) -> int:
+    """Open the main window (offscreen without a display), wait until it is shown and idle, close it.
+
+    Uses `app.ui.main.create_window(app)` when the GUI provides it; otherwise starts `app.ui.main.main([])`
+    and closes every top-level window once one is visible. "Ready" means the window's `model_ready`
+    signal fired, or (without one) the window was shown and events were processed for two seconds.
+    """
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and sys.platform.startswith("linux"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    t0 = time.perf_counter()
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import app.ui.main as gui
+
+    state: dict[str, float | str | None] = {"shown": None, "ready": None, "error": None}
+    qapp = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "PneumoScan"])
+
+    def mark_ready(*_: object) -> None:
+        state["ready"] = state["ready"] or time.perf_counter() - t0
+
+    def mark_error(message: object = "") -> None:
+        state["error"] = str(message) or "the GUI reported an error"
+
+    def poll() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+        if windows and state["shown"] is None:
+            state["shown"] = time.perf_counter() - t0
+            for window in windows:  # connect to whatever readiness signals the window offers
+                for name, slot in (("model_ready", mark_ready), ("model_loaded", mark_ready),
+                                   ("model_failed", mark_error), ("model_error", mark_error)):
+                    signal = getattr(window, name, None)
+                    if signal is not None and hasattr(signal, "connect"):
+                        signal.connect(slot)
+                        state.setdefault("has_signal", 1)
+        shown = state["shown"]
+        done = state["ready"] is not None or state["error"] is not None
+        if shown is not None and not state.get("has_signal") and time.perf_counter() - t0 - shown > 2.0:
+            done = True
+        if done or time.perf_counter() - t0 > timeout_s:
+            for window in QApplication.topLevelWidgets():
+                window.close()
+            qapp.quit()
+
+    timer = QTimer()
+    timer.timeout.connect(poll)
+    timer.start(50)
+    create = getattr(gui, "create_window", None)
+    window = None
+    if callable(create):
+        window = create(qapp)
+        window.show()
+        qapp.exec()
+    else:
+        QTimer.singleShot(0, poll)
+        gui.main([])
+    timer.stop()
+    if state["shown"] is None:
+        out(f"FAIL  smoke-gui: no window was shown within {timeout_s:.0f} s")
+        return 1
+    if state["error"]:
+        out(f"FAIL  smoke-gui: {state['error']}")
+        return 1
+    ready = f", model ready after {state['ready']:.2f} s" if state["ready"] is not None else ""
+    out(f"ok    smoke-gui: window shown after {state['shown']:.2f} s{ready} "
+        f"(platform {qapp.platformName()})")
+    del window
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="PneumoScan", add_help=False,
+                                     description="PneumoScan checks (the GUI starts without these options).")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--version", action="store_true", help="print the app and model versions")
+    group.add_argument("--self-test", action="store_true", help="headless check of model, samples and Grad-CAM")
+    group.add_argument("--smoke-gui", action="store_true", help="open the main window briefly and close it")
+    parser.add_argument("--model", type=Path, default=None, help="check this .keras model instead of the bundled one")
+    parser.add_argument("--timeout", type=float, default=120.0, help="--smoke-gui: seconds to wait for the window")
+    return parser
+
+
+FLAGS = ("--version", "--self-test", "--smoke-gui")
+
+
+def wants_selftest(argv: Sequence[str]) -> bool:
+    """True when `argv` asks for one of this module's checks (the GUI and the launcher ask before Qt starts)."""
+    return any(arg in FLAGS for arg in argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; `argv` without the program name (default `sys.argv[1:]`). Returns the exit status."""
+    args, _unknown = build_parser().parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    if args.version:
+        _print(version_text(args.model))
+        return 0
+    if args.self_test:
+        return 0 if run_self_test(args.model).passed else 1
+    if args.smoke_gui:
+        try:
+            return smoke_gui(args.timeout)
+        except Exception as exc:
+            _print(f"FAIL  smoke-gui: {exc.__class__.__name__}: {exc}")
+            traceback.print_exc()
+            return 1
+    _print("usage: PneumoScan [--version | --self-test | --smoke-gui] [--model PATH]")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""Background work for the GUI: the GUI thread never loads the model, decodes an image or runs TensorFlow.
+
+* `Engine` owns one QThread with one `_Worker` on it. That thread holds the `Screener` and runs every
+  TensorFlow call (model loading, prediction + Grad-CAM, scan batches), so only one inference ever runs
+  at a time without a lock. Requests are queued signals; results come back as queued signals.
+* A folder scan is stepped one batch per event on that thread (`scan_folder` is a generator), so a
+  single-image request made during a scan is served between two batches, and Cancel is a
+  `threading.Event` checked before each batch: stopping the generator closes the CSV with every
+  finished row in it.
+* An explain request carries an id; the worker skips requests that are older than the newest one
+  (the user moved on), and the window drops any result whose id is not the one it waits for.
+* `ImageLoader` decodes files on a one-thread QThreadPool (queued, not-yet-started loads are dropped
+  when a newer one arrives), so an image appears even while the model is still loading.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
+
+from app.core.errors import PneumoScanError
+from app.core.image_io import LoadedImage, load_image
+
+
+def describe_error(exc: BaseException) -> str:
+    """The engine's own message for its errors; a short, honest one for anything unexpected."""
+    if isinstance(exc, PneumoScanError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "Not enough memory to process this image."
+    return f"Unexpected error ({type(exc).__name__}): {exc}"
+
+
+@dataclass
+class ScanJob:
+    folder: Path
+    out_csv: Path
+    recursive: bool = False
+    batch_size: int = 16  # the CLI's default, so a GUI scan and a CLI scan give the same CSV
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class ScanEnd:
+    job: ScanJob
+    cancelled: bool
+    done: int
+    total: int
+    elapsed_s: float
+
+
+class _Worker(QObject):
+    """Lives on the engine thread; every method below runs there."""
+
+    model_loaded = Signal(object)  # ModelCard
+    model_failed = Signal(str)
+    warmed_up = Signal()
+    explained = Signal(int, object)  # request id, Explanation
+    explain_failed = Signal(int, str)
+    scan_progress = Signal(object, object)  # ScanJob, ScanUpdate
+    scan_finished = Signal(object)  # ScanEnd
+    scan_failed = Signal(object, str)  # ScanJob, message
+    _step = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.screener: Any = None
+        self.model_error = "The model is not loaded."
+        self.latest_request = 0  # set by the GUI thread (an int store is atomic): older requests are stale
+        self._scan: tuple[ScanJob, Any] | None = None
+        self._last_update: Any = None
+        self._step.connect(self._scan_step, Qt.ConnectionType.QueuedConnection)
+
+    @Slot(object)
+    def load(self, source: object) -> None:
+        """`source`: a model path (None for the default) or a ready `Screener` to adopt."""
+        try:
+            if isinstance(source, (str, Path)) or source is None:
+                from app.core.screening import Screener  # TensorFlow is imported here, off the GUI thread
+
+                self.screener = Screener(Path(source) if source else None)
+            else:
+                self.screener = source
+        except Exception as exc:  # noqa: BLE001 - any failure must reach the user as a message
+            self.screener = None
+            self.model_error = describe_error(exc)
+            self.model_failed.emit(self.model_error)
+            return
+        self.model_loaded.emit(self.screener.card)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Trace the compiled graphs once on a synthetic image, so the user's first image is fast."""
+        if self.latest_request == 0:  # a queued real request would trace them anyway
+            ramp = np.tile(np.linspace(0, 255, 256, dtype=np.float32), (256, 1)).astype(np.uint8)
+            image = LoadedImage(ramp, "synthetic", 8, 1, 0.0)
+            try:
+                self.screener.explain(image)
+                self.screener.predict(image)
+            except Exception:  # noqa: BLE001 - warm-up is an optimisation; real requests report errors
+                pass
+        self.warmed_up.emit()
+
+    @Slot(int, object, str)
+    def explain(self, request: int, image: LoadedImage, explained_class: str) -> None:
+        if request < self.latest_request:
+            return  # the user has already asked for something newer
+        if self.screener is None:
+            self.explain_failed.emit(request, self.model_error)
+            return
+        try:
+            explanation = self.screener.explain(image, None, explained_class)
+        except Exception as exc:  # noqa: BLE001
+            self.explain_failed.emit(request, describe_error(exc))
+            return
+        self.explained.emit(request, explanation)
+
+    @Slot(object)
+    def start_scan(self, job: ScanJob) -> None:
+        from app.core.scan import scan_folder
+
+        if self._scan is not None:
+            self.scan_failed.emit(job, "A scan is already running.")
+            return
+        if self.screener is None:
+            self.scan_failed.emit(job, self.model_error)
+            return
+        generator = scan_folder(self.screener, job.folder, job.out_csv, job.recursive, batch_size=job.batch_size)
+        self._scan, self._last_update = (job, generator), None
+        self._step.emit()
+
+    @Slot()
+    def _scan_step(self) -> None:
+        if self._scan is None:
+            return
+        job, generator = self._scan
+        if job.cancel.is_set():
+            self._end_scan(cancelled=True)
+            return
+        try:
+            update = next(generator)
+        except StopIteration:
+            self._end_scan(cancelled=False)
+            return
+        except Exception as exc:  # noqa: BLE001 - not a folder, CSV not writable, ...
+            self.close_scan()
+            message = describe_error(exc)
+            if isinstance(exc, OSError) and not isinstance(exc, PneumoScanError):
+                message = f"Cannot write {job.out_csv}: {exc.strerror or exc}"
+            self.scan_failed.emit(job, message)
+            return
+        self._last_update = update
+        self.scan_progress.emit(job, update)
+        self._step.emit()  # the next batch is a new event: queued explain requests get served first
+
+    def _end_scan(self, cancelled: bool) -> None:
+        job = self._scan[0] if self._scan else None
+        last = self._last_update
+        self.close_scan()
+        done, total, elapsed = (last.done, last.total, last.elapsed_s) if last is not None else (0, 0, 0.0)
+        self.scan_finished.emit(ScanEnd(job, cancelled and done < total, done, total, elapsed))
+
+    def close_scan(self) -> None:
+        """Stop the generator: its `with` blocks close the CSV and cancel pending decodes."""
+        if self._scan is not None:
+            _, generator = self._scan
+            self._scan = None
+            generator.close()
+
+
+class Engine(QObject):
+    """The GUI's handle on the engine thread. Create it, call `load`, connect the signals."""
+
+    model_loaded = Signal(object)  # ModelCard
+    model_failed = Signal(str)
+    warmed_up = Signal()
+    explained = Signal(int, object)
+    explain_failed = Signal(int, str)
+    scan_progress = Signal(object, object)
+    scan_finished = Signal(object)
+    scan_failed = Signal(object, str)
+
+    _load = Signal(object)
+    _explain = Signal(int, object, str)
+    _start_scan = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.card: Any = None
+        self.error: str | None = None
+        self.ready = False
+        self.scan_job: ScanJob | None = None
+        self._request = 0
+        self._thread = QThread()
+        self._thread.setObjectName("pneumoscan-engine")
+        self._worker = _Worker()
+        self._worker.moveToThread(self._thread)
+        self._load.connect(self._worker.load)
+        self._explain.connect(self._worker.explain)
+        self._start_scan.connect(self._worker.start_scan)
+        self._worker.model_loaded.connect(self._on_loaded)
+        self._worker.model_failed.connect(self._on_failed)
+        self._worker.warmed_up.connect(self.warmed_up)
+        self._worker.explained.connect(self.explained)
+        self._worker.explain_failed.connect(self.explain_failed)
+        self._worker.scan_progress.connect(self.scan_progress)
+        self._worker.scan_finished.connect(self._on_scan_finished)
+        self._worker.scan_failed.connect(self._on_scan_failed)
+        self._thread.start()
+
+    @property
+    def worker(self) -> _Worker:
+        return self._worker
+
+    def load(self, model: object = None) -> None:
+        """Start loading a model path (None: the default model) or adopt a ready `Screener`."""
+        self.ready, self.card, self.error = False, None, None
+        self._load.emit(model)
+
+    def explain(self, image: LoadedImage, explained_class: str) -> int:
+        """Queue prediction + Grad-CAM for `image`; returns the request id its result will carry."""
+        self._request += 1
+        self._worker.latest_request = self._request
+        self._explain.emit(self._request, image, explained_class)
+        return self._request
+
+    @property
+    def scanning(self) -> bool:
+        return self.scan_job is not None
+
+    def start_scan(self, job: ScanJob) -> None:
+        self.scan_job = job
+        self._start_scan.emit(job)
+
+    def cancel_scan(self) -> None:
+        if self.scan_job is not None:
+            self.scan_job.cancel.set()  # checked by the engine thread before the next batch
+
+    def shutdown(self) -> None:
+        """Stop the thread (after its current step) and close a running scan's CSV. Idempotent."""
+        self.cancel_scan()
+        if self._thread.isRunning():
+            self._thread.quit()
+            self._thread.wait()
+        self._worker.close_scan()  # the thread has stopped: safe to touch the generator from here
+
+    @Slot(object)
+    def _on_loaded(self, card: object) -> None:
+        self.ready, self.card, self.error = True, card, None
+        self.model_loaded.emit(card)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.ready, self.card, self.error = False, None, message
+        self.model_failed.emit(message)
+
+    @Slot(object)
+    def _on_scan_finished(self, end: ScanEnd) -> None:
+        if end.job is self.scan_job:
+            self.scan_job = None
+        self.scan_finished.emit(end)
+
+    @Slot(object, str)
+    def _on_scan_failed(self, job: ScanJob, message: str) -> None:
+        if job is self.scan_job:
+            self.scan_job = None
+        self.scan_failed.emit(job, message)
+
+
+class _LoadTask(QRunnable):
+    def __init__(self, relay: ImageLoader, request: int, path: Path) -> None:
+        super().__init__()
+        self.relay, self.request, self.path = relay, request, path
+
+    def run(self) -> None:
+        try:
+            image = load_image(self.path)
+        except BaseException as exc:  # noqa: BLE001 - a corrupt file must never take the app down
+            self.relay.failed.emit(self.request, str(self.path), describe_error(exc))
+            return
+        self.relay.loaded.emit(self.request, str(self.path), image)
+
+
+class ImageLoader(QObject):
+    """Decodes image files off the GUI thread, newest request first."""
+
+    loaded = Signal(int, str, object)  # request, path, LoadedImage
+    failed = Signal(int, str, str)  # request, path, message
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+
+    def load(self, request: int, path: Path) -> None:
+        self._pool.clear()  # loads not started yet are stale now
+        self._pool.start(_LoadTask(self, request, Path(path)))
+
+    def shutdown(self) -> None:
+        self._pool.clear()
+        self._pool.waitForDone()

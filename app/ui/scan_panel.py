@@ -1,0 +1,366 @@
+"""Folder scan: choose a folder and a CSV, run `app.core.scan.scan_folder` on the engine thread, watch
+rows arrive in a sortable table, cancel between batches, open any row in the viewer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSettings,
+    QSortFilterProxyModel,
+    Qt,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.cli import default_scan_csv
+from app.core.scan import ScanRow, ScanUpdate
+from app.core.screening import OUT_OF_DOMAIN, POSITIVE
+from app.ui.engine import Engine, ScanEnd, ScanJob
+from app.ui.imaging import BADGE_STYLES
+
+COLUMNS = ("File", "Probability", "Result", "Status", "Details")
+STATUS_MARK = {"ok": "\u2713 ok", "warning": "\u26a0 warning", "error": "\u00d7 error"}
+
+
+def row_label(row: ScanRow) -> str:
+    """What the table shows as the result (the CSV keeps the raw prediction and in_domain)."""
+    if row.status == "error":
+        return ""
+    return OUT_OF_DOMAIN if row.in_domain is False else row.prediction
+
+
+class ScanResultsModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.rows: list[ScanRow] = []
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, column = self.rows[index.row()], index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return row.path
+            if column == 1:
+                return "" if row.probability is None else f"{row.probability:.3f}"
+            if column == 2:
+                label = row_label(row)
+                return {"PNEUMONIA": "\u25b2 PNEUMONIA", "NORMAL": "\u25cf NORMAL"}.get(label, label and f"? {label}")
+            if column == 3:
+                return STATUS_MARK.get(row.status, row.status)
+            if column == 4:
+                return row.error or row.warning
+        elif role == Qt.ItemDataRole.UserRole:  # sort keys
+            if column == 1:
+                return -1.0 if row.probability is None else row.probability
+            if column == 3:
+                return {"error": 0, "warning": 1, "ok": 2}.get(row.status, 3)
+            return self.data(index, Qt.ItemDataRole.DisplayRole)
+        elif role == Qt.ItemDataRole.ForegroundRole and column == 2:
+            label = row_label(row)
+            key = "OUT_OF_DOMAIN" if label == OUT_OF_DOMAIN else label
+            if key in BADGE_STYLES:
+                return QBrush(QColor(BADGE_STYLES[key][0]))
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            return row.error or row.warning or row.path
+        elif role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.rows = []
+        self.endResetModel()
+
+    def append(self, rows: list[ScanRow]) -> None:
+        if not rows:
+            return
+        first = len(self.rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
+        self.rows.extend(rows)
+        self.endInsertRows()
+
+
+class ScanPanel(QWidget):
+    """Lives in the bottom dock of the main window."""
+
+    open_requested = Signal(list, int)  # paths (in the table's order), index to show
+    running_changed = Signal(bool)
+    status_message = Signal(str)
+    finished = Signal(object)  # ScanEnd
+
+    def __init__(self, engine: Engine, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.settings = settings
+        self.batch_size = 16  # the CLI's default: same batches, same CSV
+        self.job: ScanJob | None = None
+        self._scanned_folder: Path | None = None
+        self._csv_edited = False
+        self.last_end: ScanEnd | None = None
+
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("Folder of X-rays to scan")
+        self.folder_button = QPushButton("Choose\u2026")
+        self.csv_edit = QLineEdit()
+        self.csv_edit.setPlaceholderText("Results CSV (default: FOLDER_pneumoscan.csv beside the folder)")
+        self.csv_button = QPushButton("Save as\u2026")
+        self.recursive_check = QCheckBox("Include sub-folders")
+        self.start_button = QPushButton("Start scan")
+        self.start_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress_label = QLabel("")
+        self.summary_label = QLabel("")
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.open_csv_button = QPushButton("Open CSV")
+        self.open_csv_button.setEnabled(False)
+
+        self.model = ScanResultsModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.proxy.setDynamicSortFilter(True)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # file order until the user sorts
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, 320)
+        for column, width in ((1, 90), (2, 190), (3, 100)):
+            header.resizeSection(column, width)
+        header.setStretchLastSection(True)
+
+        form = QGridLayout()
+        form.addWidget(QLabel("Folder"), 0, 0)
+        form.addWidget(self.folder_edit, 0, 1)
+        form.addWidget(self.folder_button, 0, 2)
+        form.addWidget(self.recursive_check, 0, 3)
+        form.addWidget(QLabel("Results CSV"), 1, 0)
+        form.addWidget(self.csv_edit, 1, 1)
+        form.addWidget(self.csv_button, 1, 2)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        form.addLayout(buttons, 1, 3)
+        form.setColumnStretch(1, 1)
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.progress_label)
+        summary_row = QHBoxLayout()
+        summary_row.addWidget(self.summary_label, 1)
+        summary_row.addWidget(self.open_csv_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addLayout(form)
+        layout.addLayout(progress_row)
+        layout.addLayout(summary_row)
+        layout.addWidget(self.table, 1)
+
+        self.folder_button.clicked.connect(self.choose_folder)
+        self.csv_button.clicked.connect(self.choose_csv)
+        self.folder_edit.textEdited.connect(self._folder_edited)
+        self.csv_edit.textEdited.connect(lambda _t: setattr(self, "_csv_edited", True))
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.open_csv_button.clicked.connect(self._open_csv)
+        self.table.activated.connect(self._open_row)
+        self.table.clicked.connect(self._open_row)
+        self.engine.scan_progress.connect(self._on_progress)
+        self.engine.scan_finished.connect(self._on_finished)
+        self.engine.scan_failed.connect(self._on_failed)
+
+        self.recursive_check.setChecked(settings.value("scan/recursive", False, type=bool))
+        folder = settings.value("scan/folder", "", type=str)
+        if folder:
+            self.set_folder(Path(folder))
+
+    # --- inputs --------------------------------------------------------------------------------
+    def set_folder(self, folder: Path, csv: Path | None = None) -> None:
+        self.folder_edit.setText(str(folder))
+        if csv is not None:
+            self.csv_edit.setText(str(csv))
+            self._csv_edited = True
+        else:
+            self._csv_edited = False
+            self.csv_edit.setText(str(default_scan_csv(Path(folder))))
+
+    def _folder_edited(self, text: str) -> None:
+        if not self._csv_edited and text.strip():
+            self.csv_edit.setText(str(default_scan_csv(Path(text.strip()))))
+
+    def choose_folder(self) -> None:
+        start = self.folder_edit.text() or self.settings.value("paths/last_folder", "", type=str)
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of X-rays to scan", start)
+        if folder:
+            self.set_folder(Path(folder))
+
+    def choose_csv(self) -> None:
+        start = self.csv_edit.text() or str(Path.home() / "pneumoscan.csv")
+        path, _ = QFileDialog.getSaveFileName(self, "Save the scan results as", start, "CSV files (*.csv)")
+        if path:
+            self.csv_edit.setText(path)
+            self._csv_edited = True
+
+    def confirm_overwrite(self, csv: Path) -> bool:
+        """Asked when the CSV exists (tests replace this method)."""
+        answer = QMessageBox.question(
+            self, "Replace results?", f"{csv} already exists. Replace it with this scan's results?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # --- run -----------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.job is not None
+
+    def start(self) -> bool:
+        if self.running:
+            return False
+        text = self.folder_edit.text().strip()
+        if not text:
+            self._fail("Choose a folder to scan first.")
+            return False
+        folder = Path(text).expanduser()
+        if not folder.is_dir():
+            self._fail(f"Not a folder: {folder}")
+            return False
+        csv_text = self.csv_edit.text().strip()
+        csv = Path(csv_text).expanduser() if csv_text else default_scan_csv(folder)
+        if csv.exists() and not self.confirm_overwrite(csv):
+            return False
+        self.settings.setValue("scan/folder", str(folder))
+        self.settings.setValue("scan/recursive", self.recursive_check.isChecked())
+        self.job = ScanJob(folder, csv, self.recursive_check.isChecked(), self.batch_size)
+        self._scanned_folder = folder
+        self.last_end = None
+        self.model.clear()
+        self.progress.setRange(0, 0)  # busy until the first batch says how many files there are
+        self.progress_label.setText("Starting\u2026" if self.engine.ready else "Waiting for the model\u2026")
+        self.summary_label.setText(f"Writing {csv}")
+        self.summary_label.setStyleSheet("")
+        self.open_csv_button.setEnabled(False)
+        self._set_running(True)
+        self.engine.start_scan(self.job)
+        self.status_message.emit(f"Scanning {folder}\u2026")
+        return True
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel.set()  # the engine thread stops before the next batch
+            self.cancel_button.setEnabled(False)
+            self.progress_label.setText("Cancelling after the current batch\u2026")
+
+    def _set_running(self, running: bool) -> None:
+        for widget in (self.start_button, self.folder_edit, self.folder_button, self.csv_edit, self.csv_button,
+                       self.recursive_check):
+            widget.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.running_changed.emit(running)
+
+    def _on_progress(self, job: ScanJob, update: ScanUpdate) -> None:
+        if job is not self.job:
+            return
+        self.model.append(update.rows)
+        self.progress.setRange(0, max(1, update.total))
+        self.progress.setValue(update.done)
+        if not job.cancel.is_set():
+            self.progress_label.setText(f"{update.done} / {update.total} images \u00b7 "
+                                        f"{update.images_per_second:.1f} images/s")
+
+    def _on_finished(self, end: ScanEnd) -> None:
+        if end.job is not self.job:
+            return
+        self.job = None
+        self.last_end = end
+        self._set_running(False)
+        rows = self.model.rows
+        flagged = sum(r.prediction == POSITIVE and r.status != "error" for r in rows)
+        errors = sum(r.status == "error" for r in rows)
+        warnings = sum(r.status == "warning" for r in rows)
+        outside = sum(r.in_domain is False for r in rows)
+        self.progress.setRange(0, max(1, end.total))
+        self.progress.setValue(end.done)
+        rate = end.done / end.elapsed_s if end.elapsed_s > 0 else 0.0
+        self.progress_label.setText(f"{end.done} / {end.total} images \u00b7 {rate:.1f} images/s")
+        head = (f"Cancelled after {len(rows)} of {end.total} images" if end.cancelled
+                else f"Done: {len(rows)} images scanned")
+        text = f"{head}: {flagged} flagged PNEUMONIA, {errors} errors, {warnings} with warnings"
+        if outside:
+            text += f", {outside} {OUT_OF_DOMAIN}"
+        self.summary_label.setText(f"{text}. Results: {end.job.out_csv}")
+        self.open_csv_button.setEnabled(end.job.out_csv.exists())
+        self.status_message.emit(text)
+        self.finished.emit(end)
+
+    def _on_failed(self, job: ScanJob, message: str) -> None:
+        if job is not self.job:
+            return
+        self.job = None
+        self._set_running(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress_label.setText("")
+        self._fail(f"The scan could not run: {message}")
+
+    def _fail(self, message: str) -> None:
+        self.summary_label.setText(message)
+        self.summary_label.setStyleSheet("color: #b71c1c;")
+        self.status_message.emit(message)
+
+    # --- results -------------------------------------------------------------------------------
+    def _open_row(self, index: QModelIndex) -> None:
+        if self._scanned_folder is None or not index.isValid():
+            return
+        paths = [self._scanned_folder / self.model.rows[self.proxy.mapToSource(self.proxy.index(r, 0)).row()].path
+                 for r in range(self.proxy.rowCount())]
+        self.open_requested.emit(paths, index.row())
+
+    def _open_csv(self) -> None:
+        if self.last_end is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.last_end.job.out_csv)))

@@ -1,0 +1,420 @@
+"""Image loading: every format becomes the same 8-bit grayscale pixels, every failure a specific error.
+
+The builders at the top write small files of each kind; tests/test_bad_inputs.py reuses them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.core import image_io
+from app.core.errors import (
+    CorruptImageError,
+    EmptyFileError,
+    FileMissingError,
+    FileUnreadableError,
+    ImageLoadError,
+    ImageTooLargeError,
+    ImageTooSmallError,
+    NotAnImageError,
+    UnsupportedDicomError,
+)
+from app.core.image_io import MIN_SIDE, is_image_path, load_image, load_image_bytes
+
+# --------------------------------------------------------------------------------------------------
+# Builders (also used by tests/test_bad_inputs.py)
+# --------------------------------------------------------------------------------------------------
+
+
+def xray_like(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
+    """A smooth 8-bit grayscale image with structure (gradient plus blobs), no flat areas."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    image = 40 + 120 * xx / max(width - 1, 1) + 40 * yy / max(height - 1, 1)
+    for _ in range(6):
+        cy, cx, r = rng.uniform(0, height), rng.uniform(0, width), rng.uniform(4, max(height, width) / 4)
+        image += 60 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+
+
+def png_with_declared_size(width: int, height: int) -> bytes:
+    """A PNG whose IHDR (correct CRC) declares `width` x `height` but whose IDAT holds a few bytes."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + png_chunk(b"IEND", b""))
+
+
+def make_dicom(
+    frames: np.ndarray,
+    photometric: str = "MONOCHROME2",
+    bits_stored: int = 12,
+    preamble: bool = True,
+    pixel_data: bool = True,
+    **attributes: object,
+) -> bytes:
+    """An uncompressed DICOM (explicit VR little endian) of a (H, W) or (frames, H, W) uint16 array."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.Modality = "DX"
+    ds.PatientName = "Test^Phantom"
+    if pixel_data:
+        ds.set_pixel_data(np.ascontiguousarray(frames), photometric, bits_stored)
+    for key, value in attributes.items():
+        setattr(ds, key, value)
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=preamble)
+    data = buffer.getvalue()
+    assert (data[128:132] == b"DICM") == preamble
+    return data
+
+
+def ramp16(height: int = 80, width: int = 100, top: int = 4000) -> np.ndarray:
+    """A left-to-right ramp of 12-bit values, 0 .. `top`."""
+    return np.tile(np.linspace(0, top, width).round().astype(np.uint16), (height, 1))
+
+
+def pydicom_sample(name: str) -> Path:
+    """One of pydicom's bundled test files, or skip (they are not in every pydicom install)."""
+    from pydicom.data import get_testdata_file
+
+    try:
+        found = get_testdata_file(name, download=False)
+    except Exception:  # noqa: BLE001 - any failure means: not available offline
+        found = None
+    if not found:
+        pytest.skip(f"pydicom test file {name} not available offline")
+    return Path(found)
+
+
+def write(folder: Path, name: str, data: bytes) -> Path:
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------
+# Formats and channel layouts
+# --------------------------------------------------------------------------------------------------
+
+GRAY = xray_like()
+
+
+@pytest.mark.parametrize(
+    "fmt, mode, suffix",
+    [("PNG", "L", ".png"), ("PNG", "RGB", ".png"), ("PNG", "RGBA", ".png"), ("BMP", "L", ".bmp"),
+     ("BMP", "RGB", ".bmp"), ("TIFF", "L", ".tiff"), ("TIFF", "RGB", ".tif")],
+)
+def test_lossless_formats_give_the_exact_grayscale(tmp_path: Path, fmt: str, mode: str, suffix: str) -> None:
+    image = Image.fromarray(GRAY).convert(mode)
+    if mode == "RGBA":  # a varying alpha must not leak into the pixels
+        image.putalpha(Image.fromarray((np.arange(GRAY.size) % 256).astype(np.uint8).reshape(GRAY.shape)))
+    loaded = load_image(write(tmp_path, "x" + suffix, encode(image, fmt)))
+    assert loaded.pixels.dtype == np.uint8 and loaded.pixels.ndim == 2
+    assert np.array_equal(loaded.pixels, GRAY)
+    assert loaded.source_format == fmt
+    assert loaded.source_channels == {"L": 1, "RGB": 3, "RGBA": 4}[mode]
+    assert loaded.colour_deviation == 0.0
+    assert (loaded.height, loaded.width) == GRAY.shape
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "CMYK"])
+def test_jpeg_grayscale_rgb_and_cmyk_give_the_same_image(tmp_path: Path, mode: str) -> None:
+    loaded = load_image(write(tmp_path, "x.jpg", encode(Image.fromarray(GRAY).convert(mode), "JPEG", quality=100)))
+    assert loaded.source_format == "JPEG" and loaded.pixels.shape == GRAY.shape
+    assert loaded.source_channels == (1 if mode == "L" else 3)
+    assert np.abs(loaded.pixels.astype(int) - GRAY).max() <= 3  # JPEG rounding only (CMYK not inverted)
+
+
+def test_colour_image_is_converted_with_luma_weights_and_measured(tmp_path: Path) -> None:
+    rgb = np.zeros((80, 90, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 100, 50
+    rgb[:40, :, 2] = 250  # two differently coloured halves
+    loaded = load_image(write(tmp_path, "colour.png", encode(Image.fromarray(rgb), "PNG")))
+    expected = np.round(0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2])
+    assert np.abs(loaded.pixels.astype(int) - expected).max() <= 1
+    assert loaded.colour_deviation > 30
+
+
+def test_16_bit_png_is_stretched_to_its_own_range(tmp_path: Path) -> None:
+    values = np.tile(np.linspace(1000, 3000, 120).round().astype(np.uint16), (70, 1))
+    loaded = load_image(write(tmp_path, "deep.png", encode(Image.fromarray(values), "PNG")))
+    assert loaded.source_bits == 16 and loaded.source_format == "PNG"
+    expected = np.clip((values.astype(np.float64) - 1000) * 255 / 2000 + 0.5, 0, 255).astype(np.uint8)
+    assert np.abs(loaded.pixels.astype(int) - expected).max() <= 1
+    assert loaded.pixels.min() == 0 and loaded.pixels.max() == 255
+
+
+def test_16_bit_tiff_loads(tmp_path: Path) -> None:
+    values = (GRAY.astype(np.uint16) * 200)
+    loaded = load_image(write(tmp_path, "deep.tif", encode(Image.fromarray(values), "TIFF")))
+    assert loaded.source_bits == 16 and loaded.source_format == "TIFF"
+    assert np.abs(loaded.pixels.astype(int) - image_io._stretch_to_uint8(values.astype(np.float32))).max() == 0
+
+
+def test_load_image_bytes_matches_load_image(tmp_path: Path) -> None:
+    data = encode(Image.fromarray(GRAY), "PNG")
+    assert np.array_equal(load_image_bytes(data, "x.png").pixels, load_image(write(tmp_path, "x.png", data)).pixels)
+
+
+def test_unicode_path(tmp_path: Path) -> None:
+    folder = tmp_path / "Röntgen 胸部"
+    folder.mkdir()
+    path = write(folder, "Ärztin_пневмония_😷.png", encode(Image.fromarray(GRAY), "PNG"))
+    assert np.array_equal(load_image(path).pixels, GRAY)
+    assert np.array_equal(load_image(str(path)).pixels, GRAY)
+
+
+def test_is_image_path_by_suffix_case_insensitive() -> None:
+    for name in ("a.jpg", "a.JPEG", "a.png", "a.Bmp", "a.tif", "a.TIFF", "a.dcm", "a.DICOM"):
+        assert is_image_path(Path(name)), name
+    for name in ("a.txt", "a.csv", "a", "a.png.bak", "a.webp"):
+        assert not is_image_path(Path(name)), name
+
+
+# --------------------------------------------------------------------------------------------------
+# DICOM
+# --------------------------------------------------------------------------------------------------
+
+
+def test_dicom_monochrome2_is_stretched_and_reports_its_source(tmp_path: Path) -> None:
+    ramp = ramp16()
+    loaded = load_image(write(tmp_path, "a.dcm", make_dicom(ramp, Modality="CR")))
+    assert loaded.source_format == "DICOM" and loaded.source_bits == 12 and loaded.modality == "CR"
+    assert loaded.source_channels == 1 and loaded.pixels.shape == ramp.shape
+    assert loaded.pixels[0, 0] == 0 and loaded.pixels[0, -1] == 255
+    assert np.all(np.diff(loaded.pixels[0].astype(int)) >= 0)  # monotonic: the ramp is kept
+
+
+def test_dicom_monochrome1_is_inverted(tmp_path: Path) -> None:
+    ramp = ramp16()
+    normal = load_image(write(tmp_path, "m2.dcm", make_dicom(ramp, "MONOCHROME2"))).pixels
+    inverted = load_image(write(tmp_path, "m1.dcm", make_dicom(ramp, "MONOCHROME1"))).pixels
+    assert np.array_equal(inverted.astype(int), 255 - normal.astype(int))
+    assert inverted[0, 0] == 255  # the lowest stored value is white in MONOCHROME1
+
+
+def linear_window(values: np.ndarray, center: float, width: float) -> np.ndarray:
+    """DICOM PS3.3 C.11.2.1.2.1 linear window mapped to 0..255."""
+    scaled = ((values - (center - 0.5)) / (width - 1) + 0.5) * 255
+    return np.clip(scaled, 0, 255)
+
+
+def test_dicom_window_is_applied(tmp_path: Path) -> None:
+    ramp = ramp16()
+    loaded = load_image(write(tmp_path, "w.dcm", make_dicom(ramp, WindowCenter=2000, WindowWidth=1000)))
+    expected = linear_window(ramp.astype(np.float64), 2000, 1000)
+    assert np.abs(loaded.pixels.astype(float) - expected).max() <= 1.0
+    assert (loaded.pixels == 0).mean() > 0.3 and (loaded.pixels == 255).mean() > 0.3  # clipped both sides
+
+
+def test_dicom_wide_window_is_not_restretched_to_the_data(tmp_path: Path) -> None:
+    """Values inside a wide window stay mid-grey, as a DICOM viewer shows them (no extra auto-contrast)."""
+    ramp = ramp16()
+    loaded = load_image(write(tmp_path, "wide.dcm", make_dicom(ramp, WindowCenter=2000, WindowWidth=8000)))
+    expected = linear_window(ramp.astype(np.float64), 2000, 8000)
+    assert np.abs(loaded.pixels.astype(float) - expected).max() <= 1.0
+    assert 50 < loaded.pixels.min() and loaded.pixels.max() < 200
+
+
+def test_dicom_modality_rescale_is_applied_before_the_window(tmp_path: Path) -> None:
+    ramp = ramp16()
+    data = make_dicom(ramp, RescaleSlope=2, RescaleIntercept=-1000, WindowCenter=3000, WindowWidth=2000)
+    loaded = load_image(write(tmp_path, "hu.dcm", data))
+    expected = linear_window(ramp.astype(np.float64) * 2 - 1000, 3000, 2000)
+    assert np.abs(loaded.pixels.astype(float) - expected).max() <= 1.0
+
+
+def test_dicom_multi_frame_gives_the_first_frame(tmp_path: Path) -> None:
+    ramp = ramp16()
+    frames = np.stack([ramp, ramp[:, ::-1], np.full_like(ramp, 2000)])
+    loaded = load_image(write(tmp_path, "multi.dcm", make_dicom(frames)))
+    single = load_image(write(tmp_path, "single.dcm", make_dicom(ramp))).pixels
+    assert loaded.pixels.shape == ramp.shape
+    assert np.array_equal(loaded.pixels, single)
+
+
+def test_dicom_without_preamble_or_suffix_is_recognised(tmp_path: Path) -> None:
+    ramp = ramp16()
+    with_preamble = load_image(write(tmp_path, "IM000001", make_dicom(ramp))).pixels  # sniffed by "DICM"
+    raw = load_image(write(tmp_path, "raw.dcm", make_dicom(ramp, preamble=False))).pixels  # by suffix
+    assert np.array_equal(with_preamble, raw)
+
+
+def test_pydicom_sample_ct_loads(tmp_path: Path) -> None:
+    loaded = load_image(pydicom_sample("CT_small.dcm"))
+    assert loaded.source_format == "DICOM" and loaded.modality == "CT"
+    assert loaded.pixels.shape == (128, 128) and loaded.pixels.dtype == np.uint8
+    assert loaded.pixels.std() > 10
+
+
+def test_dicom_without_pixel_data_is_unsupported(tmp_path: Path) -> None:
+    path = write(tmp_path, "report.dcm", make_dicom(ramp16(), pixel_data=False))
+    with pytest.raises(UnsupportedDicomError, match="no pixel data"):
+        load_image(path)
+
+
+def test_compressed_dicom_without_decoder_is_unsupported() -> None:
+    import pydicom
+
+    path = pydicom_sample("JPEG-lossy.dcm")  # 12-bit JPEG Extended: Pillow cannot decode it
+    try:
+        pydicom.dcmread(path).pixel_array  # noqa: B018
+    except Exception:  # noqa: BLE001 - expected without pylibjpeg/gdcm
+        pass
+    else:
+        pytest.skip("a JPEG Extended decoder is installed here")
+    with pytest.raises(UnsupportedDicomError, match="JPEG Extended.*decoder") as info:
+        load_image(path)
+    assert "pip install" in str(info.value)  # says what to do
+
+
+def test_dicom_bomb_is_refused_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pydicom.dataset
+
+    data = make_dicom(ramp16(), Rows=60000, Columns=60000)
+
+    def no_decoding(self: object) -> None:
+        raise AssertionError("pixel data decoded despite the declared size")
+
+    monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array", property(no_decoding))
+    with pytest.raises(ImageTooLargeError, match="60000 x 60000"):
+        load_image(write(tmp_path, "bomb.dcm", data))
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileMissingError, match="File not found"):
+        load_image(tmp_path / "nope.png")
+
+
+def test_folder_named_like_an_image(tmp_path: Path) -> None:
+    (tmp_path / "folder.png").mkdir()
+    with pytest.raises(FileMissingError, match="folder"):
+        load_image(tmp_path / "folder.png")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_named_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.png")
+    with pytest.raises(FileMissingError, match="Not a regular file"):
+        load_image(tmp_path / "pipe.png")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(EmptyFileError, match="empty"):
+        load_image(write(tmp_path, "empty.jpg", b""))
+    with pytest.raises(EmptyFileError):
+        load_image_bytes(b"", "x.png")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "secret.png", encode(Image.fromarray(GRAY), "PNG"))
+    path.chmod(0)
+    try:
+        with pytest.raises(FileUnreadableError, match="Permission denied"):
+            load_image(path)
+    finally:
+        path.chmod(0o644)
+
+
+def test_truncated_jpeg(tmp_path: Path) -> None:
+    data = encode(Image.fromarray(GRAY), "JPEG")
+    with pytest.raises(CorruptImageError, match="truncated"):
+        load_image(write(tmp_path, "cut.jpg", data[: len(data) // 2]))
+
+
+def test_truncated_png(tmp_path: Path) -> None:
+    data = encode(Image.fromarray(GRAY), "PNG")
+    with pytest.raises(CorruptImageError, match="truncated or damaged"):
+        load_image(write(tmp_path, "cut.png", data[: len(data) // 2]))
+
+
+def test_png_with_bad_crc(tmp_path: Path) -> None:
+    data = bytearray(encode(Image.fromarray(GRAY), "PNG"))
+    data[29] ^= 0xFF  # IHDR's CRC: the header itself is damaged
+    with pytest.raises(CorruptImageError, match="PNG file's header is damaged"):
+        load_image(write(tmp_path, "crc.png", bytes(data)))
+
+
+@pytest.mark.parametrize("payload", [b"hello, this is text\n" * 20, b"<!DOCTYPE html><html><body>404</body></html>",
+                                     np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes()])
+def test_not_an_image(tmp_path: Path, payload: bytes) -> None:
+    with pytest.raises(NotAnImageError, match="Not a readable image"):
+        load_image(write(tmp_path, "fake.png", payload))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (MIN_SIDE - 1, 300), (300, MIN_SIDE - 1)])
+def test_too_small(tmp_path: Path, size: tuple[int, int]) -> None:
+    path = write(tmp_path, "tiny.png", encode(Image.new("L", size, 128), "PNG"))
+    with pytest.raises(ImageTooSmallError, match=f"at least {MIN_SIDE} pixels"):
+        load_image(path)
+
+
+def test_smallest_allowed_size(tmp_path: Path) -> None:
+    path = write(tmp_path, "edge.png", encode(Image.fromarray(xray_like(MIN_SIDE, MIN_SIDE)), "PNG"))
+    assert load_image(path).pixels.shape == (MIN_SIDE, MIN_SIDE)
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "bomb.png", png_with_declared_size(60000, 60000))
+    with Image.open(path) as header:  # the hand-written header is valid: Pillow reads its size
+        assert header.size == (60000, 60000)
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("decoded despite the declared size")
+
+    monkeypatch.setattr(cv2, "imdecode", no_decoding)
+    with pytest.raises(ImageTooLargeError, match="60000 x 60000.*not decoded"):
+        load_image(path)
+
+
+def test_large_detector_size_is_not_refused_as_a_bomb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """9000 x 9000 (the size the limit promises to allow) reaches the decoder; its empty IDAT then fails."""
+    calls = []
+
+    def fake_decode(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        return None
+
+    monkeypatch.setattr(cv2, "imdecode", fake_decode)
+    with pytest.raises(CorruptImageError):
+        load_image(write(tmp_path, "big.png", png_with_declared_size(9000, 9000)))
+    assert calls == [1]
+
+
+def test_every_error_is_an_image_load_error() -> None:
+    for kind in (FileMissingError, EmptyFileError, FileUnreadableError, NotAnImageError, CorruptImageError,
+                 UnsupportedDicomError, ImageTooSmallError, ImageTooLargeError):
+        assert issubclass(kind, ImageLoadError)
