@@ -1,22 +1,28 @@
-"""Entry script of the PyInstaller bundle (build.spec): the GUI, or a headless check when asked.
+"""Entry script of the PyInstaller bundle (build.spec).
 
-`--version`, `--self-test` and `--smoke-gui` go straight to `app.selftest` so that they work without a
-display and never create a Qt application they do not need; everything else starts the GUI.
+* `--version`, `--self-test`, `--smoke-gui`: headless checks (app.selftest), before any Qt object exists;
+* `predict`, `heatmap`, `scan` as the first argument: the command line (app.cli, as `pneumoscan-cli`);
+* anything else: the GUI (app.ui.main), with the arguments it knows (a file to open, --model).
 """
 
 import sys
 
+CLI_COMMANDS = ("predict", "heatmap", "scan")
 
-def run() -> int:
-    argv = sys.argv[1:]
+
+def run(argv: list[str]) -> int:
     from app.selftest import main as selftest_main, wants_selftest
 
     if wants_selftest(argv):
         return selftest_main(argv)
+    if argv and argv[0] in CLI_COMMANDS:
+        from app.cli import main as cli_main
+
+        return cli_main(argv)
     from app.ui.main import main as gui_main
 
     return gui_main(argv) or 0
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(run(sys.argv[1:]))

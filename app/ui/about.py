@@ -42,7 +42,8 @@ def about_html(card: Any, model_error: str | None = None, model_path: str = "") 
     ]
     if card is None:
         parts.append("<h3>Model</h3>")
-        parts.append(f"<p>{escape(model_error) if model_error else 'The model is still loading\u2026'}</p>")
+        status = escape(model_error) if model_error else "The model is still loading\u2026"
+        parts.append(f"<p>{status}</p>")
         return "\n".join(parts)
     rows = [
         ("Name", card.name), ("Version", card.version), ("Created", card.created or "\u2014"),

@@ -163,7 +163,7 @@ class _Worker(QObject):
         last = self._last_update
         self.close_scan()
         done, total, elapsed = (last.done, last.total, last.elapsed_s) if last is not None else (0, 0, 0.0)
-        self.scan_finished.emit(ScanEnd(job, cancelled and done < total, done, total, elapsed))
+        self.scan_finished.emit(ScanEnd(job, cancelled and (last is None or done < total), done, total, elapsed))
 
     def close_scan(self) -> None:
         """Stop the generator: its `with` blocks close the CSV and cancel pending decodes."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import (
@@ -22,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.gradcam import colormap_lut
 from app.core.screening import NEGATIVE, OUT_OF_DOMAIN, POSITIVE, Explanation, Prediction
 from app.ui.imaging import BADGE_STYLES, lut_to_qimage, shape_icon
 
@@ -144,11 +144,15 @@ class ProbabilityBar(QWidget):
 
 
 class ColourLegend(QWidget):
-    """The Grad-CAM colour scale (the engine's colormap LUT), low to high evidence."""
+    """The Grad-CAM colour scale (the engine's `colormap_lut`), low to high evidence.
+
+    The window hands the LUT over once the model has loaded: `app.core.gradcam` imports TensorFlow,
+    which must happen on the engine thread, never while the window is being built.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._bar = QPixmap.fromImage(lut_to_qimage(colormap_lut()))
+        self._bar: QPixmap | None = None
         self.setMinimumHeight(36)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Grad-CAM colour scale: blue = little evidence, red = most evidence for the explained class")
@@ -156,12 +160,17 @@ class ColourLegend(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(260, 36)
 
+    def set_lut(self, lut: np.ndarray) -> None:
+        self._bar = QPixmap.fromImage(lut_to_qimage(lut))
+        self.update()
+
     def paintEvent(self, event) -> None:  # noqa: ANN001
         painter = QPainter(self)
         margin = 8
         bar = QRectF(margin, 2, self.width() - 2 * margin, 14)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawPixmap(bar, self._bar, QRectF(self._bar.rect()))
+        if self._bar is not None:
+            painter.drawPixmap(bar, self._bar, QRectF(self._bar.rect()))
         painter.setPen(QPen(self.palette().mid().color(), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(bar)
@@ -244,7 +253,7 @@ class PredictionPanel(QWidget):
             "QLabel { background: #fdecea; color: #5f1010; border: 1px solid #c62828; border-radius: 4px; padding: 6px; }")
         layout.addWidget(self.error_label)
 
-        self.model_input_label = _small(QLabel(""))
+        self.model_input_label = _small(QLabel(""), grey=False)
         self.view_label = _small(QLabel(""))
         layout.addWidget(self.model_input_label)
         layout.addWidget(self.view_label)

@@ -147,6 +147,7 @@ class ScanPanel(QWidget):
         self.progress.setFormat("%v / %m")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setTextVisible(False)  # shown once a scan runs
         self.progress_label = QLabel("")
         self.summary_label = QLabel("")
         self.summary_label.setWordWrap(True)
@@ -216,6 +217,7 @@ class ScanPanel(QWidget):
         self.engine.scan_failed.connect(self._on_failed)
 
         self.recursive_check.setChecked(settings.value("scan/recursive", False, type=bool))
+        self.recursive_check.toggled.connect(lambda on: self.settings.setValue("scan/recursive", on))
         folder = settings.value("scan/folder", "", type=str)
         if folder:
             self.set_folder(Path(folder))
@@ -280,6 +282,7 @@ class ScanPanel(QWidget):
         self._scanned_folder = folder
         self.last_end = None
         self.model.clear()
+        self.progress.setTextVisible(True)
         self.progress.setRange(0, 0)  # busy until the first batch says how many files there are
         self.progress_label.setText("Starting\u2026" if self.engine.ready else "Waiting for the model\u2026")
         self.summary_label.setText(f"Writing {csv}")
@@ -328,12 +331,16 @@ class ScanPanel(QWidget):
         self.progress.setValue(end.done)
         rate = end.done / end.elapsed_s if end.elapsed_s > 0 else 0.0
         self.progress_label.setText(f"{end.done} / {end.total} images \u00b7 {rate:.1f} images/s")
-        head = (f"Cancelled after {len(rows)} of {end.total} images" if end.cancelled
-                else f"Done: {len(rows)} images scanned")
-        text = f"{head}: {flagged} flagged PNEUMONIA, {errors} errors, {warnings} with warnings"
-        if outside:
-            text += f", {outside} {OUT_OF_DOMAIN}"
-        self.summary_label.setText(f"{text}. Results: {end.job.out_csv}")
+        if end.cancelled and end.total == 0:
+            text = "Cancelled before the first batch: no image was scanned"
+            self.summary_label.setText(f"{text}; {end.job.out_csv} was not written.")
+        else:
+            head = (f"Cancelled after {len(rows)} of {end.total} images" if end.cancelled
+                    else f"Done: {len(rows)} images scanned")
+            text = f"{head}: {flagged} flagged PNEUMONIA, {errors} errors, {warnings} with warnings"
+            if outside:
+                text += f", {outside} {OUT_OF_DOMAIN}"
+            self.summary_label.setText(f"{text}. Results: {end.job.out_csv}")
         self.open_csv_button.setEnabled(end.job.out_csv.exists())
         self.status_message.emit(text)
         self.finished.emit(end)

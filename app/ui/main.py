@@ -1,0 +1,82 @@
+"""`pneumoscan [FILE] [--model PATH]`: the desktop app. `--self-test` and `--version` go to `app.selftest`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+DELEGATED = ("--self-test", "--version")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pneumoscan",
+        description="Screen chest X-rays for pneumonia (research tool, not a medical device).")
+    parser.add_argument("file", nargs="?", type=Path, help="an X-ray image to open")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a .keras model with model_card.json beside it (default: the bundled model)")
+    parser.add_argument("--self-test", action="store_true", help="check the installation and exit")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    return parser
+
+
+def _install_excepthook(window_ref: list) -> None:
+    """An unexpected exception in a slot goes to stderr and the status bar, never a dead window."""
+    import traceback
+
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):  # noqa: ANN001
+        traceback.print_exception(kind, value, tb)
+        if window_ref and window_ref[0] is not None:
+            try:
+                window_ref[0].statusBar().showMessage(f"Unexpected error ({kind.__name__}): {value}", 15000)
+            except Exception:  # noqa: BLE001
+                previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+
+def launch(argv: list[str], started: float | None = None):  # noqa: ANN201 - (QApplication, MainWindow)
+    """Create the application and show the window; the model loads in the background."""
+    started = time.perf_counter() if started is None else started
+    args, qt_args = build_parser().parse_known_args(argv)
+
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QApplication
+
+    from app import __version__
+    from app.ui.window import APPLICATION, ORGANISATION, MainWindow
+
+    QCoreApplication.setOrganizationName(ORGANISATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    QCoreApplication.setApplicationVersion(__version__)
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    app.setStyle("Fusion")
+    window = MainWindow(model_path=args.model)
+    window.show()
+    window.open_initial(args.file)
+    window.statusBar().showMessage(f"Window ready in {time.perf_counter() - started:.1f} s", 5000)
+    return app, window
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(flag in argv for flag in DELEGATED):  # before any QApplication exists
+        from app import selftest
+
+        return int(selftest.main(argv) or 0)
+    started = time.perf_counter()
+    window_ref: list = [None]
+    _install_excepthook(window_ref)
+    app, window = launch(argv, started)
+    window_ref[0] = window
+    code = app.exec()
+    window.shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,199 @@
+"""GUI latency: launch -> window shown -> model ready, and drop of a full-resolution X-ray -> result on screen.
+
+    python benchmarks/gui_latency.py [--model PATH] [--runs 9] [IMAGE ...]
+
+Start-up is measured in a fresh process (the app's own `launch`), from before the interpreter starts
+to the window's first paint, to the model loaded and verified, and to the model warm (graphs traced).
+Latency is measured warm, in this process: the image is dropped on the window (the drop handler)
+and the clock stops when the probability, the label and the Grad-CAM overlay have been painted.
+Goals: drop -> result <= 250 ms, launch -> window <= 2 s, launch -> model ready <= 6 s.
+Runs offscreen unless a display is set. Without --model it uses the bundled model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+GOALS = {"drop_to_result_ms": 250.0, "launch_to_window_s": 2.0, "launch_to_model_ready_s": 6.0}
+
+
+def _temporary_settings():  # noqa: ANN202
+    import tempfile
+
+    from PySide6.QtCore import QSettings
+
+    folder = tempfile.mkdtemp(prefix="pneumoscan-bench-")
+    return QSettings(os.path.join(folder, "PneumoScan.ini"), QSettings.Format.IniFormat)
+
+
+def child_startup(model: str | None) -> None:
+    """Runs in the fresh process: the app's own launch path, timestamps relative to the parent's clock."""
+    t0 = float(os.environ["PNEUMOSCAN_BENCH_T0"])
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    import app.ui.window as window_module
+
+    window_module.default_settings = _temporary_settings  # leave the user's settings alone
+    from app.ui.main import launch
+
+    marks: dict[str, float] = {"imports_done_s": time.time() - t0}
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event):  # noqa: ANN001, ANN201, N802
+            if event.type() == QEvent.Type.Paint and "window_shown_s" not in marks:
+                marks["window_shown_s"] = time.time() - t0
+            return False
+
+    argv = ["--model", model] if model else []
+    # the window's widgets exist only inside launch(), so watch every paint of the application
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    watcher = FirstPaint()
+    app.installEventFilter(watcher)
+    app, window = launch(argv)
+    window.engine.model_loaded.connect(lambda _c: marks.setdefault("model_ready_s", time.time() - t0))
+    window.engine.model_failed.connect(lambda m: (marks.setdefault("error", m), app.quit()))
+
+    def warmed() -> None:
+        marks["model_warm_s"] = time.time() - t0
+        QTimer.singleShot(0, app.quit)
+
+    window.engine.warmed_up.connect(warmed)
+    QTimer.singleShot(120_000, app.quit)
+    app.exec()
+    window.shutdown()
+    print("STARTUP " + json.dumps(marks), flush=True)
+
+
+def measure_startup(model: str | None) -> dict[str, float]:
+    env = dict(os.environ, PNEUMOSCAN_BENCH_T0=repr(time.time()))
+    command = [sys.executable, str(Path(__file__).resolve()), "--child-startup"] + (["--model", model] if model else [])
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+    for line in result.stdout.splitlines():
+        if line.startswith("STARTUP "):
+            return json.loads(line[len("STARTUP "):])
+    raise RuntimeError(f"start-up child failed:\n{result.stdout}\n{result.stderr[-3000:]}")
+
+
+def measure_latency(model: str | None, images: list[Path], runs: int) -> dict[str, list[float]]:
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setStyle("Fusion")
+    window = MainWindow(model_path=model, settings=_temporary_settings())
+    window.resize(1500, 950)
+    window.show()
+    window.gradcam_action.setChecked(True)
+    state = {"warm": False}
+    window.engine.warmed_up.connect(lambda: state.update(warm=True))
+    deadline = time.monotonic() + 180
+    while not state["warm"] and window.engine.error is None and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.005)
+    if window.engine.error:
+        raise SystemExit(f"model failed to load: {window.engine.error}")
+
+    times: dict[str, list[float]] = {"drop_to_image_ms": [], "drop_to_result_ms": []}
+    warmup = 2
+    for i in range(runs + warmup):
+        path = images[i % len(images)]
+        marks: dict[str, float] = {}
+
+        def image_shown(_p: str) -> None:
+            window.viewer.viewport().repaint()
+            marks.setdefault("image", time.perf_counter())
+
+        def result_shown(_p: object) -> None:
+            window.repaint()  # panel and overlay painted now, synchronously
+            marks.setdefault("result", time.perf_counter())
+
+        window.image_shown.connect(image_shown)
+        window.prediction_shown.connect(result_shown)
+        start = time.perf_counter()
+        window.handle_dropped([path])  # what dropEvent does with the dropped file
+        while "result" not in marks and time.perf_counter() - start < 60:
+            app.processEvents()
+            time.sleep(0.0005)
+        window.image_shown.disconnect(image_shown)
+        window.prediction_shown.disconnect(result_shown)
+        if "result" not in marks:
+            raise SystemExit(f"no result for {path} within 60 s")
+        if i >= warmup:
+            times["drop_to_image_ms"].append((marks["image"] - start) * 1000)
+            times["drop_to_result_ms"].append((marks["result"] - start) * 1000)
+        if window.explanation is None or window.explanation.heatmap.shape != window.image.pixels.shape:
+            raise SystemExit("the result on screen does not belong to the dropped image")
+    window.close()
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("images", nargs="*", type=Path, help="full-resolution X-rays (default: the bundled samples)")
+    parser.add_argument("--model", default=None, help="model path (default: the bundled model)")
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--child-startup", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--skip-startup", action="store_true")
+    args = parser.parse_args()
+    if args.child_startup:
+        child_startup(args.model)
+        return 0
+    from app.core.resources import default_model_path, sample_images
+
+    model = args.model
+    if model is None and not default_model_path().exists():
+        raise SystemExit("No bundled model in resources/ yet: pass --model PATH.")
+    images = args.images or sample_images()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"PneumoScan GUI latency  ({os.cpu_count()} CPUs, load average {load:.1f}, "
+          f"platform {os.environ.get('QT_QPA_PLATFORM', 'native')})")
+    print(f"model: {model or default_model_path()}")
+
+    if not args.skip_startup:
+        startup = measure_startup(model)
+        if "error" in startup:
+            raise SystemExit(f"model failed to load: {startup['error']}")
+        print("\nStart-up (fresh process, from spawning the interpreter):")
+        print(f"  imports done            {startup['imports_done_s']:6.2f} s")
+        shown, ready = startup["window_shown_s"], startup["model_ready_s"]
+        print(f"  window shown (painted)  {shown:6.2f} s   goal <= {GOALS['launch_to_window_s']:.0f} s"
+              f"  {'OK' if shown <= GOALS['launch_to_window_s'] else 'MISSED'}")
+        print(f"  model ready (verified)  {ready:6.2f} s   goal <= {GOALS['launch_to_model_ready_s']:.0f} s"
+              f"  {'OK' if ready <= GOALS['launch_to_model_ready_s'] else 'MISSED'}")
+        print(f"  model warm (traced)     {startup['model_warm_s']:6.2f} s")
+
+    times = measure_latency(model, images, args.runs)
+    sizes = []
+    from app.core.image_io import load_image
+
+    for path in images:
+        image = load_image(path)
+        sizes.append(f"{path.name} {image.width}x{image.height}")
+    print(f"\nDrop -> on screen, warm, {args.runs} runs over {len(images)} images ({'; '.join(sizes)}):")
+    for key, label in (("drop_to_image_ms", "image pixels"), ("drop_to_result_ms", "probability + Grad-CAM")):
+        values = times[key]
+        median = statistics.median(values)
+        goal = "" if key != "drop_to_result_ms" else (
+            f"   goal <= {GOALS[key]:.0f} ms  {'OK' if median <= GOALS[key] else 'MISSED'}")
+        print(f"  {label:24s} median {median:6.0f} ms  (min {min(values):.0f}, max {max(values):.0f}){goal}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

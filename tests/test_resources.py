@@ -1,0 +1,187 @@
+"""resource_path from a source checkout and from a PyInstaller bundle, and the bundle's data layout."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.core import resources
+from app.core.model_card import CARD_NAME
+from app.core.resources import MODEL_ENV, MODEL_FILE, base_dir, default_model_path, resource_path, sample_images
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _bundle_config():
+    spec = importlib.util.spec_from_file_location("bundle_config", REPO / "packaging" / "bundle_config.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bundle_config", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def no_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(sys, "_MEIPASS", raising=False)
+    monkeypatch.delenv(MODEL_ENV, raising=False)
+
+
+@pytest.fixture()
+def fake_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder laid out like dist/PneumoScan/_internal, installed as sys._MEIPASS."""
+    (tmp_path / "resources").mkdir()
+    samples = tmp_path / "assets" / "samples"
+    samples.mkdir(parents=True)
+    for name in ("PNEUMONIA_b.jpeg", "NORMAL_a.jpeg", "NORMAL_c.PNG", "README.md"):
+        (samples / name).write_bytes(b"x")
+    (samples / "nested.jpeg").mkdir()  # a folder with an image suffix is not a sample
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    monkeypatch.delenv(MODEL_ENV, raising=False)
+    return tmp_path
+
+
+def test_source_checkout_resolves_to_the_repository(no_bundle: None) -> None:
+    assert base_dir() == REPO
+    assert resource_path("assets", "samples") == REPO / "assets" / "samples"
+    assert resource_path("assets", "samples").is_dir()
+    assert default_model_path() == REPO / "resources" / MODEL_FILE
+
+
+def test_source_samples_have_both_labels(no_bundle: None) -> None:
+    names = [p.name for p in sample_images()]
+    assert names == sorted(names)
+    assert any(n.startswith("NORMAL_") for n in names) and any(n.startswith("PNEUMONIA_") for n in names)
+    assert all(Path(n).suffix.lower() in (".jpeg", ".jpg", ".png") for n in names)
+
+
+def test_source_icons_exist() -> None:
+    for suffix in (".png", ".ico", ".icns"):
+        assert (REPO / "assets" / "icons" / f"pneumoscan{suffix}").stat().st_size > 1000
+
+
+def test_meipass_is_the_base_in_a_bundle(fake_bundle: Path) -> None:
+    assert base_dir() == fake_bundle
+    assert resource_path("resources", "x.json") == fake_bundle / "resources" / "x.json"
+    assert default_model_path() == fake_bundle / "resources" / MODEL_FILE
+
+
+def test_bundle_samples_are_listed_from_meipass(fake_bundle: Path) -> None:
+    assert [p.name for p in sample_images()] == ["NORMAL_a.jpeg", "NORMAL_c.PNG", "PNEUMONIA_b.jpeg"]
+    assert all(p.parent == fake_bundle / "assets" / "samples" for p in sample_images())
+
+
+def test_env_override_wins_from_source_and_bundle(fake_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = tmp_path / "elsewhere" / "my.keras"
+    monkeypatch.setenv(MODEL_ENV, str(other))
+    assert default_model_path() == other
+    monkeypatch.delattr(sys, "_MEIPASS")
+    assert default_model_path() == other
+    monkeypatch.setenv(MODEL_ENV, "")  # empty means unset
+    assert default_model_path() == REPO / "resources" / MODEL_FILE
+
+
+def test_only_resources_module_knows_meipass() -> None:
+    users = [p.relative_to(REPO).as_posix() for p in (REPO / "app").rglob("*.py") if "_MEIPASS" in p.read_text(encoding="utf-8")]
+    assert users == ["app/core/resources.py"]
+
+
+# --- the bundle's layout (packaging/bundle_config.py, used by build.spec) ------------------------
+
+
+def _model_folder(folder: Path, domain: bool = True) -> Path:
+    import hashlib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model = folder / MODEL_FILE
+    model.write_bytes(b"weights")
+    card = {"name": "t", "version": "1", "model_file": MODEL_FILE, "sha256": hashlib.sha256(b"weights").hexdigest()}
+    if domain:
+        (folder / "domain_stats.npz").write_bytes(b"stats")
+        card["domain"] = {"file": "domain_stats.npz", "sha256": hashlib.sha256(b"stats").hexdigest(), "cutoff": 3.0}
+    (folder / CARD_NAME).write_text(json.dumps(card), encoding="utf-8")
+    return model
+
+
+def test_bundle_config_matches_the_app() -> None:
+    cfg = _bundle_config()
+    assert cfg.MODEL_FILE == resources.MODEL_FILE
+    assert cfg.CARD_FILE == CARD_NAME
+
+
+def test_bundle_datas_put_files_where_resource_path_looks(tmp_path: Path) -> None:
+    cfg = _bundle_config()
+    _model_folder(tmp_path / "resources")
+    (tmp_path / "resources" / "notes.txt").write_text("kept")
+    (tmp_path / "assets" / "samples").mkdir(parents=True)
+    (tmp_path / "assets" / "samples" / "NORMAL_x.jpeg").write_bytes(b"x")
+    (tmp_path / "assets" / "samples" / ".DS_Store").write_bytes(b"x")
+    datas = cfg.app_datas(tmp_path, environ={})
+    dests = {(Path(src).name, Path(dest).as_posix()) for src, dest in datas}
+    assert dests == {(MODEL_FILE, "resources"), (CARD_NAME, "resources"), ("domain_stats.npz", "resources"),
+                     ("notes.txt", "resources"), ("NORMAL_x.jpeg", "assets/samples")}
+
+
+def test_bundle_refuses_a_model_that_does_not_match_its_card(tmp_path: Path) -> None:
+    cfg = _bundle_config()
+    model = _model_folder(tmp_path / "resources")
+    model.write_bytes(b"tampered")
+    with pytest.raises(cfg.BundleError, match="sha256"):
+        cfg.model_files(tmp_path, environ={})
+    (tmp_path / "resources" / MODEL_FILE).unlink()
+    with pytest.raises(cfg.BundleError, match="No model to bundle"):
+        cfg.model_files(tmp_path, environ={})
+
+
+def test_bundle_model_override(tmp_path: Path) -> None:
+    cfg = _bundle_config()
+    model = _model_folder(tmp_path / "elsewhere", domain=False)
+    files = cfg.model_files(tmp_path, environ={cfg.BUNDLE_MODEL_ENV: str(model)})
+    assert [(Path(src).parent, dest) for src, dest in files] == [(model.parent, "resources")] * 2
+
+
+def test_real_bundle_layout_when_the_model_exists() -> None:
+    cfg = _bundle_config()
+    if not (REPO / "resources" / MODEL_FILE).is_file():
+        pytest.skip("the bundled model is not in resources/ yet")
+    datas = cfg.app_datas(REPO, environ={})
+    assert (str(REPO / "resources" / MODEL_FILE), "resources") in datas
+    assert any(Path(src).name.startswith("PNEUMONIA_") for src, _ in datas)
+
+
+@pytest.mark.parametrize("dest, dropped", [
+    ("tensorflow/libtensorflow_cc.so.2", False),
+    ("tensorflow/python/_pywrap_tensorflow_internal.so", False),
+    ("tensorflow/lite/python/libpywrap_tflite_common.so", False),  # imported by `import tensorflow`
+    ("tensorflow/compiler/mlir/stablehlo/stablehlo_extension.so", True),
+    ("tensorflow/compiler/tf2xla/ops/_xla_ops.so", True),
+    ("tensorflow/include/tensorflow/core/framework/tensor.h", True),
+    ("PySide6/Qt/lib/libQt6Widgets.so.6", False),
+    ("PySide6/Qt/plugins/platforms/libqxcb.so", False),
+    ("PySide6/Qt/plugins/platforms/libqoffscreen.so", False),
+    ("PySide6/Qt/plugins/platforms/libqwayland.so", False),
+    ("PySide6\\plugins\\platforms\\qwindows.dll", False),
+    ("PySide6/Qt/plugins/platforms/libqeglfs.so", True),
+    ("PySide6/Qt/plugins/imageformats/libqjpeg.so", False),
+    ("PySide6/Qt/plugins/imageformats/libqpdf.so", True),
+    ("PySide6/Qt/translations/qtbase_de.qm", True),
+    ("cv2/cv2.abi3.so", False),
+    ("assets/samples/NORMAL_IM-0117-0001.jpeg", False),
+    ("resources/pneumoscan_mobilenetv2.keras", False),
+])
+def test_drop_rules(dest: str, dropped: bool) -> None:
+    assert (_bundle_config().drop_reason(dest) is not None) is dropped
+
+
+def test_filter_toc_reports_what_it_removed(tmp_path: Path) -> None:
+    cfg = _bundle_config()
+    big = tmp_path / "stablehlo_extension.so"
+    big.write_bytes(b"0" * 1000)
+    toc = [("tensorflow/compiler/mlir/stablehlo/stablehlo_extension.so", str(big), "EXTENSION"),
+           ("cv2/cv2.abi3.so", str(big), "EXTENSION")]
+    removed: dict = {}
+    assert cfg.filter_toc(toc, removed) == toc[1:]
+    assert sum(size for entries in removed.values() for _, size in entries) == 1000

@@ -1,0 +1,264 @@
+"""The main window: open and drop files, predictions, errors, CLAHE, Grad-CAM, zoom, settings, About."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from tests.ui.conftest import NORMAL_SAMPLE, PNEUMONIA_SAMPLE, SAMPLES, displayed
+
+TIMEOUT = 30_000
+
+
+def _mime(paths: list[Path]) -> QMimeData:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return mime
+
+
+def drop(window, paths: list[Path]) -> QDropEvent:  # noqa: ANN001
+    mime = _mime(paths)
+    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+    return event
+
+
+def open_and_wait(qtbot, window, path: Path):  # noqa: ANN001, ANN201
+    with qtbot.waitSignal(window.prediction_shown, timeout=TIMEOUT) as blocker:
+        window.open_paths([path])
+    return blocker.args[0]
+
+
+def test_window_appears_before_the_model_is_ready(make_window, test_model_path: Path, qtbot) -> None:  # noqa: ANN001
+    window = make_window(model_path=test_model_path, wait=False)
+    assert window.isVisible()
+    assert not window.engine.ready
+    assert "Loading model" in window.model_status.text()
+    assert not window.viewer.has_image()  # the hint "Drop an X-ray here or press Ctrl+O" is painted
+    window.open_paths([NORMAL_SAMPLE])  # asked before the model is ready: shown now, predicted later
+    qtbot.waitSignal(window.image_shown, timeout=TIMEOUT, raising=False)
+    qtbot.waitUntil(lambda: window.viewer.has_image(), timeout=TIMEOUT)
+    with qtbot.waitSignal(window.prediction_shown, timeout=60_000):
+        pass
+    assert window.engine.ready
+    assert "ready" in window.model_status.text()
+
+
+def test_open_shows_probability_at_full_resolution(window, qtbot) -> None:  # noqa: ANN001
+    prediction = open_and_wait(qtbot, window, PNEUMONIA_SAMPLE)
+    assert 0.0 <= prediction.probability <= 1.0
+    assert window.panel.probability_label.text().startswith(f"{prediction.probability:.3f}")
+    assert window.panel.badge.text() in ("PNEUMONIA", "NORMAL")
+    assert window.panel.badge.kind == prediction.label
+    assert window.panel.result_box.isVisible()
+    assert "0.0.0-test" in window.panel.model_label.text()
+    assert "as trained (CLAHE off)" in window.panel.model_input_label.text()
+    image = window.viewer.image
+    assert (image.width(), image.height()) == (window.image.width, window.image.height)  # not the 224 px input
+    assert window.image.width > 224
+    assert not window.busy and not window.busy_bar.isVisible()
+
+
+def test_drop_several_files_and_step_through_them(window, qtbot) -> None:  # noqa: ANN001
+    files = [NORMAL_SAMPLE, PNEUMONIA_SAMPLE]
+    with qtbot.waitSignal(window.prediction_shown, timeout=TIMEOUT):
+        assert drop(window, files).isAccepted()
+    assert window.current_path == NORMAL_SAMPLE
+    assert "image 1 of 2" in window.panel.image_info.text()
+    assert window.next_action.isEnabled() and not window.prev_action.isEnabled()
+    with qtbot.waitSignal(window.prediction_shown, timeout=TIMEOUT):
+        window.next_action.trigger()
+    assert window.current_path == PNEUMONIA_SAMPLE
+    assert window.explanation.heatmap.shape == window.image.pixels.shape
+    window.activateWindow()
+    window.viewer.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.viewer, timeout=5_000)
+    with qtbot.waitSignal(window.image_shown, timeout=TIMEOUT):
+        qtbot.keyClick(window.viewer, Qt.Key.Key_PageUp)
+    assert window.current_path == NORMAL_SAMPLE
+
+
+def test_stale_results_are_dropped(window, qtbot) -> None:  # noqa: ANN001
+    shown = []
+    window.prediction_shown.connect(shown.append)
+    window.open_paths([NORMAL_SAMPLE])
+    window.open_paths([PNEUMONIA_SAMPLE])  # the user moves on before the first result
+    qtbot.waitUntil(lambda: window.explanation is not None and not window.busy, timeout=TIMEOUT)
+    assert window.current_path == PNEUMONIA_SAMPLE
+    assert window.explanation.heatmap.shape == window.image.pixels.shape  # the map of the image on screen
+    assert len(shown) == 1
+
+
+def test_drop_a_folder_offers_a_scan(window, tmp_path: Path) -> None:  # noqa: ANN001
+    from app.cli import default_scan_csv
+
+    drop(window, [SAMPLES])
+    assert window.scan_dock.isVisible()
+    assert Path(window.scan_panel.folder_edit.text()) == SAMPLES
+    assert Path(window.scan_panel.csv_edit.text()) == default_scan_csv(SAMPLES)
+    assert not window.scan_panel.running  # offered, not started
+
+
+def test_corrupt_file_shows_an_error_and_the_window_keeps_working(window, qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    broken = tmp_path / "broken.jpeg"
+    data = NORMAL_SAMPLE.read_bytes()
+    broken.write_bytes(data[: len(data) // 2])
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT) as blocker:
+        window.open_paths([broken])
+    assert "truncated" in blocker.args[0]
+    assert window.panel.error_label.isVisible()
+    assert "truncated" in window.panel.error_label.text()
+    assert window.panel.badge.kind == "ERROR"
+    assert "truncated" in window.statusBar().currentMessage()
+    assert not window.viewer.has_image()
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("hello")
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT):
+        window.open_paths([not_an_image])
+    assert "Not a readable image" in window.panel.error_label.text()
+    prediction = open_and_wait(qtbot, window, NORMAL_SAMPLE)
+    assert prediction.probability >= 0
+    assert window.panel.error_label.isHidden()
+    assert window.viewer.has_image()
+
+
+def test_clahe_changes_the_view_not_the_prediction(window, qtbot) -> None:  # noqa: ANN001
+    window.gradcam_action.setChecked(False)
+    prediction = open_and_wait(qtbot, window, NORMAL_SAMPLE)
+    text = window.panel.probability_label.text()
+    before = displayed(window)
+    window.clahe_action.setChecked(True)
+    after = displayed(window)
+    assert after.shape == before.shape
+    assert np.mean(np.abs(after.astype(int) - before.astype(int))) > 2.0
+    assert np.array_equal(after[:, :, 0], after[:, :, 1])  # still grayscale
+    assert window.prediction is prediction  # no new request was made
+    assert window._explain_request is None
+    assert window.panel.probability_label.text() == text
+    assert window.panel.view_label.isVisible() and "model input is unchanged" in window.panel.view_label.text()
+    window.clahe_action.setChecked(False)
+    assert np.array_equal(displayed(window), before)
+
+
+def test_gradcam_toggle_and_opacity_change_the_pixels(window, qtbot) -> None:  # noqa: ANN001
+    window.gradcam_action.setChecked(False)
+    open_and_wait(qtbot, window, PNEUMONIA_SAMPLE)
+    gray = displayed(window)
+    assert np.array_equal(gray[:, :, 0], gray[:, :, 2])
+    window.gradcam_action.setChecked(True)
+    assert window.panel.gradcam_check.isChecked()
+    coloured = displayed(window)
+    assert not np.array_equal(coloured, gray)
+    assert "PNEUMONIA" in window.panel.gradcam_note.text()
+    with qtbot.waitSignal(window.view_updated, timeout=TIMEOUT):
+        window.panel.set_opacity(0.9)
+    stronger = displayed(window)
+    assert not np.array_equal(stronger, coloured)
+    with qtbot.waitSignal(window.prediction_shown, timeout=TIMEOUT):
+        window.panel.set_explained_class("NORMAL")
+    assert window.explanation.explained_class == "NORMAL"
+    assert "NORMAL" in window.panel.gradcam_note.text()
+
+
+def test_zoom_fit_and_actual_size(window, qtbot) -> None:  # noqa: ANN001
+    open_and_wait(qtbot, window, NORMAL_SAMPLE)
+    fitted = window.viewer.zoom()
+    assert window.viewer.fitted and fitted < 1.0
+    window.zoom_in_action.trigger()
+    assert window.viewer.zoom() == pytest.approx(fitted * 1.25)
+    window.actual_action.trigger()
+    assert window.viewer.zoom() == pytest.approx(1.0)
+    assert window.zoom_label.text() == "100 %"
+    window.fit_action.trigger()
+    assert window.viewer.zoom() == pytest.approx(fitted)
+
+
+def test_settings_persist_across_a_restart(make_window, test_screener, gui_settings, qtbot) -> None:  # noqa: ANN001
+    first = make_window(screener=test_screener)
+    open_and_wait(qtbot, first, PNEUMONIA_SAMPLE)
+    first.clahe_action.setChecked(True)
+    first.gradcam_action.setChecked(False)
+    first.panel.set_opacity(0.7)
+    first.scan_panel.recursive_check.setChecked(True)
+    first.scan_panel.set_folder(SAMPLES)
+    first.resize(720, 520)  # within the offscreen platform's 800 x 600 screen
+    first.close()
+
+    second = make_window(screener=test_screener, size=None)
+    assert second.clahe_action.isChecked()
+    assert not second.gradcam_action.isChecked()
+    assert second.panel.opacity == pytest.approx(0.7)
+    assert second.scan_panel.recursive_check.isChecked()
+    assert (second.width(), second.height()) == (720, 520)
+    assert Path(second.last_folder) == SAMPLES
+    with qtbot.waitSignal(second.prediction_shown, timeout=TIMEOUT):
+        second.open_initial(None)  # no file on the command line: the last file comes back
+    assert second.current_path == PNEUMONIA_SAMPLE
+
+
+def test_missing_model_is_reported_and_images_still_open(make_window, tmp_path: Path, qtbot) -> None:  # noqa: ANN001
+    window = make_window(model_path=tmp_path / "missing.keras")
+    assert window.engine.error and "Model file not found" in window.engine.error
+    assert window.model_status.text() == "Model unavailable"
+    with qtbot.waitSignal(window.image_shown, timeout=TIMEOUT):
+        window.open_paths([NORMAL_SAMPLE])
+    assert window.viewer.has_image()
+    assert window.panel.badge.text() == "No prediction"
+    assert "Model file not found" in window.panel.error_label.text()
+
+
+def test_about_shows_the_model_card(window) -> None:  # noqa: ANN001
+    from app.ui.about import AboutDialog
+
+    dialog = AboutDialog(window.engine.card, None, str(window.model_path), window)
+    text = dialog.browser.toPlainText()
+    for expected in ("test model", "0.0.0-test", "Decision threshold", "0.500", "Validation metrics",
+                     "Training data", "Licence", "not a medical device"):
+        assert expected in text
+    dialog.close()
+
+
+def test_main_delegates_self_test_and_version(monkeypatch) -> None:  # noqa: ANN001
+    from app.ui import main as gui_main
+
+    calls = []
+    fake = types.ModuleType("app.selftest")
+    fake.main = lambda argv: calls.append(argv) or 3
+    monkeypatch.setitem(sys.modules, "app.selftest", fake)
+    monkeypatch.setattr("app.selftest", fake, raising=False)
+    assert gui_main.main(["--self-test"]) == 3
+    assert gui_main.main(["--version"]) == 3
+    assert calls == [["--self-test"], ["--version"]]
+
+
+@pytest.mark.parametrize("sample", sorted(SAMPLES.glob("*.jpeg")), ids=lambda p: p.name.split("_")[0])
+def test_real_model_labels_the_samples(make_window, real_screener, qtbot, sample: Path) -> None:  # noqa: ANN001
+    window = make_window(screener=real_screener)
+    with qtbot.waitSignal(window.prediction_shown, timeout=TIMEOUT) as blocker:
+        drop(window, [sample])
+    expected = sample.name.split("_")[0]
+    prediction = blocker.args[0]
+    assert prediction.label == expected
+    assert window.panel.badge.text() == prediction.display_label
+    assert window.panel.probability_label.text().startswith(f"{prediction.probability:.3f}")
+
+
+def test_building_the_window_does_not_import_tensorflow() -> None:
+    """TensorFlow (3-4 s) is imported on the engine thread only, so the window appears at once."""
+    import subprocess
+
+    code = ("import sys; import app.ui.main, app.ui.window; "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2], timeout=60)
