@@ -97,7 +97,11 @@ def _heatmap(args: argparse.Namespace) -> int:
     ok, encoded = cv2.imencode(".png", rgb[:, :, ::-1])
     if not ok:
         raise PneumoScanError(f"Could not encode {args.out}")
-    args.out.write_bytes(encoded.tobytes())
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(encoded.tobytes())
+    except OSError as exc:
+        raise PneumoScanError(f"Cannot write {args.out}: {exc.strerror or exc}") from exc
     p = explanation.prediction
     print(f"{args.image}: {p.display_label}  probability {p.probability:.3f}; Grad-CAM for {args.explain} "
           f"written to {args.out}" + (" (no region supports this class: the map is empty)" if explanation.empty else ""))

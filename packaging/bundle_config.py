@@ -12,8 +12,10 @@ Trimming, measured on Linux with tensorflow-cpu 2.21 / PySide6-Essentials 6.12 /
   the GUI from source and listing the shared libraries in /proc/self/maps: e.g. TensorFlow's StableHLO
   extension and XLA op library, Qt's embedded-Linux platforms (eglfs, linuxfb, vnc), evdev input plugins,
   network plugins (tls, networkinformation), the PDF image-format plugin and its library, translations.
-* strip=True on Linux (build.spec): TensorFlow's libraries ship with their full symbol tables
+* STRIP_RULES (Linux): TensorFlow's libraries and libpython ship with full symbol tables
   (libtensorflow_cc.so.2: 788 MB -> 583 MB stripped); only .symtab/.strtab go, the dynamic symbols stay.
+  Not PyInstaller's strip=True: it strips everything, and breaks the patchelf-rewritten libraries of
+  manylinux wheels (numpy.libs/libscipy_openblas64_*.so then fails to load).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import fnmatch
 import hashlib
 import json
 import os
+import posixpath
+import struct
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 APP_NAME = "PneumoScan"
 MODEL_FILE = "pneumoscan_mobilenetv2.keras"  # = app.core.resources.MODEL_FILE (checked by a test)
@@ -63,7 +67,7 @@ EXCLUDES = [
     "PySide6.QtNetwork", "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtSql", "PySide6.QtTest",
     "PySide6.QtXml", "PySide6.QtConcurrent", "PySide6.QtDesigner", "PySide6.QtHelp", "PySide6.QtUiTools",
     "PySide6.QtPdf", "PySide6.QtPdfWidgets", "PySide6.QtPrintSupport", "PySide6.QtWebEngineCore",
-    "PySide6.QtWebEngineWidgets", "PySide6.QtMultimedia", "PySide6.QtSvgWidgets",
+    "PySide6.QtWebEngineWidgets", "PySide6.QtMultimedia", "PySide6.QtSvg", "PySide6.QtSvgWidgets", "PySide6.QtDBus",
     # Pillow extensions for formats and features the app never uses (JPEG/PNG/BMP/TIFF stay)
     "PIL._avif", "PIL._webp", "PIL._imagingft", "PIL._imagingcms", "PIL._imagingtk", "PIL.ImageTk",
 ]
@@ -109,6 +113,9 @@ DROP_RULES = [
     Rule("PySide6/Qt6Pdf*", "QtPdf (Windows)"),
     Rule("PySide6/Qt/lib/QtPdf.framework/*", "QtPdf (macOS)"),
     Rule("PySide6/Qt/plugins/wayland-graphics-integration-client/*vulkan*", "Vulkan buffer integration"),
+    Rule("PySide6/Qt/plugins/platformthemes/*gtk3*", "GTK3 theme plugin (would bundle the build machine's "
+         "GLib/Cairo/Pango beside the user's GTK; Qt's own dialogs and the xdg portal remain)"),
+    Rule("PySide6/Qt/lib/libQt6Network*", "QtNetwork (nothing kept links it)"),
 ]
 
 
@@ -117,30 +124,186 @@ def _normalise(dest: str) -> str:
 
 
 def drop_reason(dest: str, rules: Iterable[Rule] = DROP_RULES) -> str | None:
-    """Why the bundle path `dest` is left out, or None to keep it."""
-    path = _normalise(dest)
+    """Why the bundle path `dest` is left out, or None to keep it (case-insensitive, "/" or "\\")."""
+    path = _normalise(dest).lower()
     for rule in rules:
-        if fnmatch.fnmatchcase(path, rule.pattern):
+        if fnmatch.fnmatchcase(path, rule.pattern.lower()):
             return rule.why
     return None
 
 
+def _symlink_target(entry: tuple) -> str:
+    """The bundle path a SYMLINK entry (dest, relative target, "SYMLINK") points to."""
+    return posixpath.normpath(posixpath.join(posixpath.dirname(_normalise(entry[0])), _normalise(entry[1])))
+
+
+def _size(entry: tuple) -> int:
+    try:
+        return os.path.getsize(entry[1]) if entry[2] != "SYMLINK" else 0
+    except (OSError, TypeError):
+        return 0
+
+
 def filter_toc(toc: Iterable[tuple], removed: dict[str, list[tuple[str, int]]] | None = None,
                rules: Iterable[Rule] = DROP_RULES) -> list[tuple]:
-    """The TOC entries (dest, src, typecode) not matched by `rules`; records the removed ones per reason."""
+    """The TOC entries (dest, src, typecode) not matched by `rules`; records the removed ones per reason.
+
+    A SYMLINK entry goes with its target (PyInstaller links shared libraries into the top folder)."""
     rules = list(rules)
     kept = []
     for entry in toc:
         reason = drop_reason(entry[0], rules)
+        if reason is None and entry[2] == "SYMLINK":
+            reason = drop_reason(_symlink_target(entry), rules)
         if reason is None:
             kept.append(entry)
         elif removed is not None:
-            try:
-                size = os.path.getsize(entry[1]) if entry[1] else 0
-            except OSError:
-                size = 0
-            removed.setdefault(reason, []).append((_normalise(entry[0]), size))
+            removed.setdefault(reason, []).append((_normalise(entry[0]), _size(entry)))
     return kept
+
+
+def elf_needed(path: str) -> list[str]:
+    """The DT_NEEDED names of a 64- or 32-bit little/big-endian ELF file; [] for anything else."""
+    try:
+        with open(path, "rb") as f:
+            ident = f.read(16)
+            if ident[:4] != b"\x7fELF":
+                return []
+            is64, order = ident[4] == 2, "<" if ident[5] == 1 else ">"
+            header = f.read(48 if is64 else 36)
+            if is64:
+                shoff, shentsize, shnum = struct.unpack_from(order + "Q", header, 24)[0], *struct.unpack_from(order + "HH", header, 42)
+            else:
+                shoff, shentsize, shnum = struct.unpack_from(order + "I", header, 16)[0], *struct.unpack_from(order + "HH", header, 30)
+            f.seek(shoff)
+            table = f.read(shentsize * shnum)
+            fmt = order + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII")
+            sections = [struct.unpack_from(fmt, table, i * shentsize) for i in range(shnum)]
+            names: list[str] = []
+            for sh in sections:
+                if sh[1] != 6:  # SHT_DYNAMIC
+                    continue
+                strtab = sections[sh[6]]  # sh_link: the dynamic string table
+                f.seek(strtab[4])
+                strings = f.read(strtab[5])
+                f.seek(sh[4])
+                data = f.read(sh[5])
+                entry = struct.Struct(order + ("qQ" if is64 else "iI"))
+                for offset in range(0, len(data) - entry.size + 1, entry.size):
+                    tag, value = entry.unpack_from(data, offset)
+                    if tag == 0:
+                        break
+                    if tag == 1:  # DT_NEEDED
+                        names.append(strings[value:strings.index(b"\0", value)].decode("utf-8", "replace"))
+            return names
+    except (OSError, struct.error, IndexError, ValueError):
+        return []
+
+
+def prune_orphans(kept: list[tuple], dropped_sources: Iterable[str], removed: dict[str, list[tuple[str, int]]] | None = None,
+                  needed: Callable[[str], list[str]] = elf_needed) -> list[tuple]:
+    """Leave out the shared libraries that only dropped files needed (e.g. the GTK stack of libqgtk3).
+
+    Only libraries in the dependency closure of `dropped_sources` can go, and only when no kept binary
+    outside that closure reaches them (Linux: DT_NEEDED names), so nothing collected for another reason
+    is touched.
+    """
+    def names(entry: tuple) -> set[str]:
+        base = posixpath.basename(_normalise(entry[0]))
+        return {base, posixpath.basename(_symlink_target(entry))} if entry[2] == "SYMLINK" else {base}
+
+    by_name: dict[str, list[tuple]] = {}
+    for entry in kept:
+        for name in names(entry):
+            by_name.setdefault(name, []).append(entry)
+    cache: dict[str, list[str]] = {}
+
+    def needs(entry: tuple) -> list[str]:
+        if entry[2] == "SYMLINK":
+            return [posixpath.basename(_symlink_target(entry))]
+        if entry[1] not in cache:
+            cache[entry[1]] = needed(entry[1])
+        return cache[entry[1]]
+
+    closure: set[str] = set()
+    todo = [n for source in dropped_sources for n in needed(source)]
+    while todo:
+        name = todo.pop()
+        if name not in closure:
+            closure.add(name)
+            todo.extend(n for e in by_name.get(name, []) for n in needs(e))
+    if not closure:
+        return list(kept)
+    reachable: set[str] = set()
+    todo = [n for e in kept if not names(e) & closure for n in needs(e)]
+    while todo:
+        name = todo.pop()
+        if name not in reachable:
+            reachable.add(name)
+            todo.extend(n for e in by_name.get(name, []) for n in needs(e))
+    result = []
+    for entry in kept:
+        if entry[2] in ("BINARY", "SYMLINK") and names(entry) & closure and not names(entry) & reachable:
+            if removed is not None:
+                removed.setdefault("libraries only the left-out files needed", []).append((_normalise(entry[0]), _size(entry)))
+        else:
+            result.append(entry)
+    return result
+
+
+# Shared libraries that ship with their full symbol tables and were not rewritten by patchelf (auditwheel's
+# *.libs/ folders and the extension modules that point into them were: stripping those breaks them, e.g.
+# numpy.libs/libscipy_openblas64_*.so "ELF load command address/offset not page-aligned"). Linux only.
+STRIP_RULES = [
+    Rule("tensorflow/*.so*", "TensorFlow's libraries and extensions (libtensorflow_cc.so.2: 788 -> 583 MB)"),
+    Rule("libpython3*.so*", "the Python runtime (23 -> 6 MB)"),
+    Rule("python3*/lib-dynload/*.so", "standard-library extension modules"),
+]
+
+
+def strip_selected(toc: Iterable[tuple], folder: str | os.PathLike[str], rules: Iterable[Rule] = STRIP_RULES,
+                   strip: Callable[[str], None] | None = None) -> tuple[list[tuple], int]:
+    """Point the TOC entries matched by `rules` at stripped copies under `folder`; returns (toc, bytes saved).
+
+    Copies are made once per source (kept while the source's size and mtime are unchanged), so a build
+    without --clean does not strip again."""
+    import shutil
+    import subprocess
+
+    def run_strip(path: str) -> None:
+        subprocess.run(["strip", path], check=True, capture_output=True)
+
+    strip = strip or run_strip
+    rules = list(rules)
+    out, saved = [], 0
+    for entry in toc:
+        dest, src, typecode = entry
+        if typecode not in ("BINARY", "EXTENSION") or drop_reason(dest, rules) is None or not _is_elf(src):
+            out.append(entry)
+            continue
+        target = Path(folder) / _normalise(dest)
+        stamp = target.with_name(target.name + ".source")
+        key = f"{os.path.abspath(src)}|{os.path.getsize(src)}|{os.stat(src).st_mtime_ns}"
+        if not (target.is_file() and stamp.is_file() and stamp.read_text() == key):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+            try:
+                strip(str(target))
+            except Exception:  # noqa: BLE001 - an unstrippable file is bundled as it is
+                out.append(entry)
+                continue
+            stamp.write_text(key)
+        saved += os.path.getsize(src) - os.path.getsize(target)
+        out.append((dest, str(target), typecode))
+    return out, saved
+
+
+def _is_elf(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
 
 
 def describe_removed(removed: dict[str, list[tuple[str, int]]]) -> list[str]:

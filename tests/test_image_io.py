@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import threading
 import zlib
 from pathlib import Path
 
@@ -295,6 +296,23 @@ def test_compressed_dicom_without_decoder_is_unsupported() -> None:
     assert "pip install" in str(info.value)  # says what to do
 
 
+def test_truncated_uncompressed_dicom_is_corrupt_not_unsupported(tmp_path: Path) -> None:
+    data = make_dicom(ramp16())
+    with pytest.raises(CorruptImageError, match="truncated or damaged") as info:
+        load_image(write(tmp_path, "cut.dcm", data[:-3000]))
+    assert "decoder" not in str(info.value)  # no misleading advice to install a decoder
+
+
+def test_raster_file_named_dcm_is_read_as_what_it_is(tmp_path: Path) -> None:
+    loaded = load_image(write(tmp_path, "renamed.dcm", encode(Image.fromarray(GRAY), "PNG")))
+    assert loaded.source_format == "PNG" and np.array_equal(loaded.pixels, GRAY)
+
+
+def test_text_named_dcm_is_not_an_image(tmp_path: Path) -> None:
+    with pytest.raises(NotAnImageError, match="not DICOM"):
+        load_image(write(tmp_path, "notes.dcm", b"Patient notes: nothing to see here.\n" * 10))
+
+
 def test_dicom_bomb_is_refused_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import pydicom.dataset
 
@@ -326,9 +344,25 @@ def test_folder_named_like_an_image(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 def test_named_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
-    os.mkfifo(tmp_path / "pipe.png")
-    with pytest.raises(FileMissingError, match="Not a regular file"):
-        load_image(tmp_path / "pipe.png")
+    pipe = tmp_path / "pipe.png"
+    os.mkfifo(pipe)
+    outcome: list[BaseException | None] = []
+
+    def attempt() -> None:
+        try:
+            load_image(pipe)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+
+    reader = threading.Thread(target=attempt, daemon=True)
+    reader.start()
+    reader.join(30)  # a hang guard, not a timing assertion: a regression would block on the pipe forever
+    if reader.is_alive():
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))  # release the blocked reader
+        reader.join(5)
+        pytest.fail("load_image blocked reading a named pipe")
+    assert isinstance(outcome[0], FileMissingError) and "Not a regular file" in str(outcome[0])
 
 
 def test_empty_file(tmp_path: Path) -> None:

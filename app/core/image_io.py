@@ -98,7 +98,10 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _looks_like_dicom(data: bytes, path: Path) -> bool:
-    return data[128:132] == b"DICM" or path.suffix.lower() in (".dcm", ".dicom")
+    if data[128:132] == b"DICM":
+        return True
+    # a preamble-less DICOM is known by its name, unless the bytes say it is a JPEG/PNG/... renamed .dcm
+    return path.suffix.lower() in (".dcm", ".dicom") and not _format_from_signature(data)
 
 
 def _check_size(width: int, height: int) -> None:
@@ -190,6 +193,8 @@ def _load_dicom(data: bytes) -> LoadedImage:
         ds = pydicom.dcmread(io.BytesIO(data), force=True)
     except Exception as exc:  # pydicom raises many types on damaged files
         raise CorruptImageError(f"The DICOM file is damaged and could not be parsed: {exc}") from exc
+    if data[128:132] != b"DICM" and not _has_dicom_elements(ds):
+        raise NotAnImageError("Not a readable image: the file is named like DICOM but its content is not DICOM.")
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         raise UnsupportedDicomError(
             "The DICOM file has no pixel data (it may be a report, a structured document or a presentation state)."
@@ -209,6 +214,8 @@ def _load_dicom(data: bytes) -> LoadedImage:
     except Exception as exc:
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         name = getattr(syntax, "name", str(syntax)) if syntax else "unknown transfer syntax"
+        if syntax is not None and getattr(syntax, "is_compressed", True) is False:  # no decoder involved
+            raise CorruptImageError(f"The DICOM pixel data is truncated or damaged ({name}): {exc}") from exc
         raise UnsupportedDicomError(
             f"Cannot decode this DICOM's pixel data ({name}): {exc}. Compressed DICOM needs a "
             "decoder such as pylibjpeg (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg)."
@@ -247,6 +254,17 @@ def _voi_output_range(ds: object) -> tuple[float, float] | None:
         return None
     lo, hi = float(ends.min()), float(ends.max())
     return (lo, hi) if np.isfinite([lo, hi]).all() and hi > lo else None
+
+
+_DICOM_GROUPS = {0x0002, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028, 0x7FE0}
+
+
+def _has_dicom_elements(ds: object) -> bool:
+    """Whether a force-read dataset holds any standard element (text read as DICOM yields one junk tag)."""
+    try:
+        return any(tag.group in _DICOM_GROUPS for tag in ds.keys())  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - junk that cannot even be listed is not DICOM
+        return False
 
 
 def _has_voi(ds: object) -> bool:

@@ -54,6 +54,20 @@ class ScanEnd:
     elapsed_s: float
 
 
+class _EngineThread(QThread):
+    """A QThread whose event loop runs inside one Python call.
+
+    With QThread's default C++ `run()`, PySide gives every slot call on the thread a fresh Python
+    thread state, so `threading.local` data dies between two calls. TensorFlow keeps its graph-building
+    context there, and tracing a second tf.function in a later slot call crashed the process
+    (segmentation fault). Running `exec()` from a Python `run()` keeps one thread state for the
+    thread's whole life.
+    """
+
+    def run(self) -> None:
+        self.exec()
+
+
 class _Worker(QObject):
     """Lives on the engine thread; every method below runs there."""
 
@@ -196,7 +210,9 @@ class Engine(QObject):
         self.ready = False
         self.scan_job: ScanJob | None = None
         self._request = 0
-        self._thread = QThread()
+        self._source: object = None
+        self._load_pending = False
+        self._thread = _EngineThread()
         self._thread.setObjectName("pneumoscan-engine")
         self._worker = _Worker()
         self._worker.moveToThread(self._thread)
@@ -217,13 +233,25 @@ class Engine(QObject):
     def worker(self) -> _Worker:
         return self._worker
 
-    def load(self, model: object = None) -> None:
-        """Start loading a model path (None: the default model) or adopt a ready `Screener`."""
+    def load(self, model: object = None, defer: bool = False) -> None:
+        """Load a model path (None: the default model) or adopt a ready `Screener`.
+
+        `defer`: wait for `start_loading()` (the window calls it once it has painted); any request
+        made before that starts the loading first, so it is always queued behind the model.
+        """
         self.ready, self.card, self.error = False, None, None
-        self._load.emit(model)
+        self._source, self._load_pending = model, True
+        if not defer:
+            self.start_loading()
+
+    def start_loading(self) -> None:
+        if self._load_pending:
+            self._load_pending = False
+            self._load.emit(self._source)
 
     def explain(self, image: LoadedImage, explained_class: str) -> int:
         """Queue prediction + Grad-CAM for `image`; returns the request id its result will carry."""
+        self.start_loading()
         self._request += 1
         self._worker.latest_request = self._request
         self._explain.emit(self._request, image, explained_class)
@@ -234,6 +262,7 @@ class Engine(QObject):
         return self.scan_job is not None
 
     def start_scan(self, job: ScanJob) -> None:
+        self.start_loading()
         self.scan_job = job
         self._start_scan.emit(job)
 

@@ -86,7 +86,8 @@ class MainWindow(QMainWindow):
         self._update_busy()
         # The model (TensorFlow import, 3-4 s of mostly GIL-holding work) starts loading once the window
         # has painted, so it does not slow the window's first appearance; a timer covers a hidden window.
-        self._model_source = screener if screener is not None else self.model_path
+        # (A request made earlier starts the loading at once, queued ahead of that request.)
+        self.engine.load(screener if screener is not None else self.model_path, defer=True)
         self._load_started = False
         self.viewer.viewport().installEventFilter(self)
         QTimer.singleShot(1000, self.start_model_load)
@@ -101,7 +102,7 @@ class MainWindow(QMainWindow):
             return
         self._load_started = True
         self.viewer.viewport().removeEventFilter(self)
-        self.engine.load(self._model_source)
+        self.engine.start_loading()
 
     # --- construction --------------------------------------------------------------------------
     def _build_panel(self) -> None:

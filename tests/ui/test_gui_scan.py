@@ -99,3 +99,20 @@ def test_scan_of_a_missing_folder_reports_an_error(window) -> None:  # noqa: ANN
     assert not panel.start()
     assert "Not a folder" in panel.summary_label.text()
     assert not panel.running
+
+
+def test_an_image_opened_during_a_scan_is_predicted_between_batches(window, qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(6):
+        shutil.copy(NORMAL_SAMPLE, folder / f"img_{i:02d}.jpeg")
+    panel = window.scan_panel
+    panel.batch_size = 1
+    panel.set_folder(folder, tmp_path / "during.csv")
+    with qtbot.waitSignal(panel.finished, timeout=TIMEOUT) as finished, \
+            qtbot.waitSignal(window.prediction_shown, timeout=TIMEOUT):
+        assert panel.start()
+        window.open_paths([SAMPLES / "PNEUMONIA_person1003_virus_1685.jpeg"])
+    assert not finished.args[0].cancelled
+    assert len((tmp_path / "during.csv").read_text(encoding="utf-8").splitlines()) == 1 + 6
+    assert window.prediction is not None

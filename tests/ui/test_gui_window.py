@@ -48,10 +48,8 @@ def test_window_appears_before_the_model_is_ready(make_window, test_model_path: 
     assert "Loading model" in window.model_status.text()
     assert not window.viewer.has_image()  # the hint "Drop an X-ray here or press Ctrl+O" is painted
     window.open_paths([NORMAL_SAMPLE])  # asked before the model is ready: shown now, predicted later
-    qtbot.waitSignal(window.image_shown, timeout=TIMEOUT, raising=False)
     qtbot.waitUntil(lambda: window.viewer.has_image(), timeout=TIMEOUT)
-    with qtbot.waitSignal(window.prediction_shown, timeout=60_000):
-        pass
+    qtbot.waitUntil(lambda: window.prediction is not None, timeout=60_000)
     assert window.engine.ready
     assert "ready" in window.model_status.text()
 
@@ -132,6 +130,50 @@ def test_corrupt_file_shows_an_error_and_the_window_keeps_working(window, qtbot,
     assert prediction.probability >= 0
     assert window.panel.error_label.isHidden()
     assert window.viewer.has_image()
+
+
+def test_unsupported_dicom_is_reported(window, qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"  # a structured report: no pixels
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    report = Dataset()
+    report.file_meta = meta
+    report.Modality = "SR"
+    path = tmp_path / "report.dcm"
+    pydicom.dcmwrite(path, report, enforce_file_format=True)
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT):
+        window.open_paths([path])
+    assert "no pixel data" in window.panel.error_label.text()
+    assert "no pixel data" in window.statusBar().currentMessage()
+
+
+def test_panel_shows_out_of_domain_prominently(qtbot) -> None:  # noqa: ANN001
+    from app.core.screening import OUT_OF_DOMAIN, Explanation, Prediction
+    from app.ui.panel import PredictionPanel
+
+    panel = PredictionPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    warning = "Outside the model's domain: the image does not resemble the chest X-rays it was trained on."
+    prediction = Prediction(0.83, "PNEUMONIA", 0.42, 1.2, "1.2.3", False, 88.0, False, (warning, "Low resolution"))
+    panel.show_prediction(Explanation(prediction, np.zeros((8, 8), np.float32), "PNEUMONIA", True))
+    assert panel.badge.kind == "OUT_OF_DOMAIN"
+    assert panel.badge.text().lower() == OUT_OF_DOMAIN
+    assert warning in panel.warning_label.text() and "Low resolution" in panel.warning_label.text()
+    assert panel.warning_label.isVisible()
+    assert "do not rely on this probability" in panel.decision_label.text()
+    assert "map is empty" in panel.gradcam_note.text()
+    assert panel.probability_label.text().startswith("0.830")
+    normal = Prediction(0.1, "NORMAL", 0.42, -2.0, "1.2.3", False)
+    panel.show_prediction(Explanation(normal, np.ones((8, 8), np.float32), "PNEUMONIA", False))
+    assert (panel.badge.kind, panel.badge.text()) == ("NORMAL", "NORMAL")
+    assert panel.warning_label.isHidden()
+    assert "Below the threshold 0.420" in panel.decision_label.text()
 
 
 def test_clahe_changes_the_view_not_the_prediction(window, qtbot) -> None:  # noqa: ANN001

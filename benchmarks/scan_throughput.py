@@ -1,0 +1,165 @@
+"""Folder-scan throughput, side by side with the seed's one-image-at-a-time loop and the bare model.
+
+Three ways through the same full-resolution X-rays (default: the 100 shared originals, recursive),
+with the same model, each warmed up before it is timed:
+
+  seed-style  for each file: keras.utils.load_img(path, target_size=(224, 224)) + mobilenet_v2
+              preprocess_input + model.predict on one image (what the original notebook did)
+  scan        app.core.scan.scan_folder: the product's folder scan, CSV included (files decoded on a
+              thread pool while the model runs on the previous batch)
+  ceiling     the engine's compiled Classifier.infer on tensors preprocessed beforehand, batches of 32:
+              what the model alone allows, with no decoding at all
+
+Goals: scan >= 10x seed-style and >= 60 % of the ceiling.
+
+    python benchmarks/scan_throughput.py [--model resources/pneumoscan_mobilenetv2.keras]
+        [--data /work/shared/data/originals] [--batch-size 16] [--workers 2] [--seed-limit N]
+
+Without a bundled model (and no --model) a freshly built random-weights model of the product's
+architecture is used: throughput does not depend on the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from app.core.image_io import load_image  # noqa: E402
+from app.core.resources import default_model_path  # noqa: E402
+from app.core.scan import list_images, scan_folder  # noqa: E402
+
+DEFAULT_DATA = Path(os.environ.get("PNEUMOSCAN_SHARED", REPO.parent / "shared")) / "data" / "originals"
+
+
+def random_model(folder: Path) -> Path:
+    """The product's architecture with random weights, saved with a matching model card."""
+    from app.core.model_card import ModelCard, sha256_of
+    from model_training.architecture import build_model
+
+    path = folder / "random_mobilenetv2.keras"
+    build_model(None).save(path)
+    ModelCard(name="random weights (benchmark)", version="0.0.0-benchmark", model_file=path.name,
+              sha256=sha256_of(path)).save(folder)
+    return path
+
+
+def seed_style(model_path: Path, files: list[Path]) -> float:
+    """Seconds for the seed's loop over `files` (after one warm-up image)."""
+    import keras
+    import numpy as np
+
+    model = keras.models.load_model(model_path, compile=False)
+
+    def one(path: Path) -> float:
+        image = keras.utils.img_to_array(keras.utils.load_img(path, target_size=(224, 224)))
+        batch = keras.applications.mobilenet_v2.preprocess_input(np.expand_dims(image, 0))
+        return float(model.predict(batch, verbose=0)[0, 0])
+
+    one(files[0])
+    start = time.perf_counter()
+    for path in files:
+        one(path)
+    return time.perf_counter() - start
+
+
+def scan(screener, folder: Path, batch_size: int, workers: int, out: Path) -> tuple[float, int]:  # noqa: ANN001
+    start = time.perf_counter()
+    done = 0
+    for update in scan_folder(screener, folder, out, recursive=True, batch_size=batch_size, workers=workers):
+        done = update.done
+    return time.perf_counter() - start, done
+
+
+def ceiling(screener, files: list[Path], repeats: int = 3) -> float:  # noqa: ANN001
+    """Median seconds for batched inference on all files' tensors, preprocessed beforehand."""
+    import numpy as np
+
+    tensors = np.stack([screener.prepare(load_image(path)).tensor for path in files])
+    screener.classifier.infer(tensors[:32])  # warm-up (traced at construction; first run allocates)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        screener.classifier.infer(tensors, chunk=32)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=None, help="default: the bundled model, else random weights")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of X-rays (scanned recursively)")
+    parser.add_argument("--batch-size", type=int, default=16, help="scan batch size (the CLI's default)")
+    parser.add_argument("--workers", type=int, default=2, help="scan decoding threads (the engine's default)")
+    parser.add_argument("--seed-limit", type=int, default=0, help="time the seed loop on the first N files only")
+    args = parser.parse_args(argv)
+
+    files = list_images(args.data, recursive=True)
+    if not files:
+        print(f"No images under {args.data}", file=sys.stderr)
+        return 1
+    for path in files:  # page cache warm for all three: decoding is measured, not the first disk read
+        path.read_bytes()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path = args.model or default_model_path()
+        kind = "given" if args.model else "bundled"
+        if not model_path.exists():
+            if args.model:
+                print(f"Model not found: {model_path}", file=sys.stderr)
+                return 1
+            model_path, kind = random_model(Path(tmp)), "random weights, product architecture"
+        from app.core.screening import Screener
+
+        import tensorflow as tf
+
+        screener = Screener(model_path)
+        print(f"model: {model_path} ({kind}); {len(files)} files from {args.data}")
+        print(f"CPU cores: {os.cpu_count()}, TensorFlow {tf.__version__} intra-op threads "
+              f"{tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}; load average before: "
+              f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+        # warm-up of the scan path: tracing, thread pool, a first batch through the CSV writer
+        warm = Path(tmp) / "warm"
+        warm.mkdir()
+        for path in files[: args.batch_size]:
+            (warm / path.name).symlink_to(path)
+        scan(screener, warm, args.batch_size, args.workers, Path(tmp) / "warm.csv")
+
+        scan_s, scanned = scan(screener, args.data, args.batch_size, args.workers, Path(tmp) / "scan.csv")
+        if scanned != len(files):
+            print(f"warning: the scan finished {scanned} of {len(files)} files", file=sys.stderr)
+        ceiling_s = ceiling(screener, files)
+        seed_files = files[: args.seed_limit] if args.seed_limit else files
+        seed_s = seed_style(model_path, seed_files)
+
+    rates = {
+        "seed-style (load_img + predict, 1 image)": len(seed_files) / seed_s,
+        f"scan_folder (batch {args.batch_size}, {args.workers} workers, CSV)": len(files) / scan_s,
+        "ceiling (Classifier.infer, batch 32, no decoding)": len(files) / ceiling_s,
+    }
+    seconds = [seed_s, scan_s, ceiling_s]
+    counts = [len(seed_files), len(files), len(files)]
+    seed_rate, scan_rate, ceiling_rate = rates.values()
+    print()
+    print(f"{'method':<52} {'images':>6} {'seconds':>8} {'img/s':>8}")
+    for (name, rate), secs, count in zip(rates.items(), seconds, counts):
+        print(f"{name:<52} {count:>6} {secs:>8.2f} {rate:>8.1f}")
+    print()
+    speedup, share = scan_rate / seed_rate, scan_rate / ceiling_rate
+    print(f"scan / seed-style: {speedup:5.1f}x   (goal >= 10x: {'met' if speedup >= 10 else 'NOT met'})")
+    print(f"scan / ceiling:    {share:5.0%}    (goal >= 60 %: {'met' if share >= 0.6 else 'NOT met'})")
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

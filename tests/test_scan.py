@@ -1,0 +1,197 @@
+"""Folder scan: deterministic order, one CSV row per file, recursion, resume, cancel, and the originals."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from app.core.errors import PneumoScanError
+from app.core.scan import CSV_COLUMNS, ScanRow, list_images, read_done, scan_folder
+from tests.test_image_io import encode, xray_like
+
+REQUIRED_COLUMNS = ("path", "status", "probability", "prediction", "threshold", "model_version", "error")
+NON_UTF8_NAME = b"caf\xe9.png"  # Latin-1 bytes: a valid Linux file name, not valid UTF-8
+
+
+def _png(path: Path, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode(Image.fromarray(xray_like(256, 256, seed)), "PNG"))
+
+
+def _read(csv_path: Path) -> list[dict[str, str]]:
+    with open(csv_path, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    """Seven good images (written in scrambled order), one broken file, one non-image, one sub-folder image."""
+    root = tmp_path / "images"
+    for seed, name in enumerate(["m.png", "b.png", "Z.png", "a.png", "k.png", "c.png", "x.png"]):
+        _png(root / name, seed)
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    (root / "readme.txt").write_text("not an image")
+    _png(root / "sub" / "deeper" / "d.png", 99)
+    return root
+
+
+def _scan(screener, folder: Path, out: Path, **kwargs) -> list:  # noqa: ANN001
+    return list(scan_folder(screener, folder, out, **kwargs))
+
+
+def test_order_is_sorted_and_results_are_deterministic(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    _scan(test_screener, folder, first, batch_size=3)
+    _scan(test_screener, folder, second, batch_size=5, workers=1)  # other batching, same rows
+    rows = _read(first)
+    paths = [row["path"] for row in rows]
+    assert paths == sorted(paths) == ["Z.png", "a.png", "b.png", "broken.jpg", "c.png", "k.png", "m.png", "x.png"]
+    assert first.read_bytes() == second.read_bytes()
+    assert [p.name for p in list_images(folder)] == paths
+
+
+def test_columns_and_row_contents(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out.csv"
+    updates = _scan(test_screener, folder, out)
+    with open(out, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    assert set(REQUIRED_COLUMNS) <= set(header) and tuple(header) == CSV_COLUMNS
+    rows = {row["path"]: row for row in _read(out)}
+    assert rows["broken.jpg"]["status"] == "error" and "header is damaged" in rows["broken.jpg"]["error"]
+    assert rows["broken.jpg"]["probability"] == ""
+    for name in ("a.png", "m.png"):
+        row = rows[name]
+        assert row["status"] == "ok" and row["error"] == "" and row["warning"] == ""
+        assert 0 <= float(row["probability"]) <= 1
+        assert row["prediction"] == ("PNEUMONIA" if float(row["probability"]) >= 0.5 else "NORMAL")
+        assert float(row["threshold"]) == 0.5 and row["model_version"] == "0.0.0-test"
+    last = updates[-1]
+    assert last.done == last.total == 8 and last.skipped == 0
+    assert sum(len(u.rows) for u in updates) == 8
+
+
+def test_rows_match_single_predictions(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out.csv"
+    _scan(test_screener, folder, out, batch_size=4)
+    for row in _read(out):
+        if row["status"] != "error":
+            single = test_screener.predict_file(folder / row["path"])
+            assert float(row["probability"]) == pytest.approx(single.probability, abs=2e-6)
+
+
+def test_recursive_flag(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    flat, deep = tmp_path / "flat.csv", tmp_path / "deep.csv"
+    _scan(test_screener, folder, flat)
+    _scan(test_screener, folder, deep, recursive=True)
+    flat_paths = [row["path"] for row in _read(flat)]
+    deep_paths = [row["path"] for row in _read(deep)]
+    assert "sub/deeper/d.png" not in flat_paths and "sub" not in flat_paths
+    assert deep_paths == sorted(flat_paths + ["sub/deeper/d.png"])  # relative, forward slashes, sorted
+
+
+def test_resume_skips_finished_files_and_drops_a_half_written_line(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    try:
+        (folder / os.fsdecode(NON_UTF8_NAME)).write_bytes(encode(Image.fromarray(xray_like(256, 256, 50)), "PNG"))
+    except (OSError, UnicodeError):
+        pass  # a file system that insists on UTF-8 names
+    out = tmp_path / "out.csv"
+    _scan(test_screener, folder, out, batch_size=2)
+    complete = out.read_bytes()
+    lines = complete.splitlines(keepends=True)
+    total = len(lines) - 1
+    kept = b"".join(lines[:5])  # header and 4 rows ...
+    out.write_bytes(kept + lines[5][:12])  # ... and a row cut off mid-write (a crash)
+    assert set(read_done(out)) == {row["path"] for row in _read(tmp_path / "out.csv")}  # after the cut
+    assert out.read_bytes() == kept
+    updates = _scan(test_screener, folder, out, resume=True, batch_size=2)
+    assert updates[-1].skipped == 4 and updates[-1].total == total - 4 and updates[-1].done == total - 4
+    rows = _read(out)
+    assert len(rows) == total and len({row["path"] for row in rows}) == total
+    assert out.read_bytes().startswith(kept)  # the finished rows are kept as they were
+    assert sorted(out.read_bytes().splitlines()) == sorted(complete.splitlines())  # nothing lost, nothing twice
+    again = _scan(test_screener, folder, out, resume=True)
+    assert again[-1].skipped == total and again[-1].total == 0 and out.read_bytes().startswith(kept)
+
+
+def test_resume_after_a_half_written_header(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out.csv"
+    out.write_bytes(b"path,sta")
+    updates = _scan(test_screener, folder, out, resume=True)
+    assert updates[-1].skipped == 0 and len(_read(out)) == 8
+    assert tuple(_read(out)[0].keys()) == CSV_COLUMNS
+
+
+def test_resume_refuses_a_csv_that_is_not_a_results_file(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "other.csv"
+    out.write_text("name,size\nfoo,1\n", encoding="utf-8")
+    with pytest.raises(PneumoScanError, match="not a PneumoScan results file"):
+        _scan(test_screener, folder, out, resume=True)
+    assert out.read_text(encoding="utf-8") == "name,size\nfoo,1\n"  # untouched
+
+
+def test_cancel_leaves_a_valid_csv_of_the_finished_rows(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out.csv"
+    scan = scan_folder(test_screener, folder, out, batch_size=3)
+    first = next(scan)
+    on_disk = _read(out)  # flushed after each batch: a crash here would keep these rows
+    assert [row["path"] for row in on_disk] == [row.path for row in first.rows]
+    second = next(scan)
+    scan.close()  # the Cancel button / Ctrl-C
+    finished = first.rows + second.rows
+    assert len(finished) == 6
+    assert _read(out) == [row.to_csv() for row in finished]
+    assert out.read_bytes().endswith(b"\n")
+    resumed = _scan(test_screener, folder, out, resume=True)
+    assert resumed[-1].skipped == 6 and resumed[-1].done == 2
+    assert [row["path"] for row in _read(out)] == [p.relative_to(folder).as_posix() for p in list_images(folder)]
+
+
+def test_progress_updates(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    ticks = itertools.count()
+    updates = _scan(test_screener, folder, tmp_path / "out.csv", batch_size=3, clock=lambda: float(next(ticks)))
+    assert [u.done for u in updates] == [3, 6, 8]
+    assert all(u.total == 8 for u in updates)
+    assert [u.elapsed_s for u in updates] == [1.0, 2.0, 3.0]  # the injected clock, read once per batch
+    assert updates[-1].images_per_second == pytest.approx(8 / 3)
+
+
+def test_empty_folder_and_missing_folder(test_screener, tmp_path: Path) -> None:  # noqa: ANN001
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "empty.csv"
+    updates = _scan(test_screener, empty, out)
+    assert len(updates) == 1 and updates[0].done == updates[0].total == 0
+    assert out.read_text(encoding="utf-8").strip() == ",".join(CSV_COLUMNS)
+    with pytest.raises(PneumoScanError, match="Not a folder"):
+        _scan(test_screener, tmp_path / "nope", tmp_path / "nope.csv")
+
+
+def test_forced_clahe_is_reported(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out.csv"
+    _scan(test_screener, folder, out, clahe=True)
+    good = [row for row in _read(out) if row["status"] != "error"]
+    assert good and all(row["status"] == "warning" and "CLAHE forced on" in row["warning"] for row in good)
+
+
+def test_scan_row_formatting() -> None:
+    row = ScanRow(path="a.png", status="ok", probability=0.1234567891, prediction="NORMAL", threshold=0.5,
+                  model_version="1", in_domain=True, domain_score=3.14159)
+    assert row.to_csv()["probability"] == "0.123457" and row.to_csv()["in_domain"] == "true"
+    assert row.to_csv()["domain_score"] == "3.142"
+    assert ScanRow(path="b.png", status="error", error="x").to_csv()["probability"] == ""
+
+
+def test_all_originals_scan_ok(test_screener, originals_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "originals.csv"
+    updates = _scan(test_screener, originals_dir, out, recursive=True, batch_size=16)
+    rows = _read(out)
+    assert len(rows) == 100 and updates[-1].done == 100
+    assert {row["path"].split("/")[0] for row in rows} == {"NORMAL", "PNEUMONIA"}
+    flagged = {row["path"]: row["warning"] or row["error"] for row in rows if row["status"] != "ok"}
+    assert not flagged, f"originals with warnings or errors: {flagged}"
+    assert all(0 <= float(row["probability"]) <= 1 for row in rows)

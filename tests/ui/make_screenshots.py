@@ -1,0 +1,98 @@
+"""Take the README screenshots with the real app (not a test; run it under a display, e.g. Xvfb):
+
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python tests/ui/make_screenshots.py [--model PATH]
+
+Writes docs/screenshots/normal_gradcam.png, pneumonia_gradcam.png and scan_view.png (a recursive scan
+of the shared originals). Uses throw-away settings, so the user's own are untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def wait(app, condition, timeout: float = 300.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out")
+        app.processEvents()
+        time.sleep(0.01)
+    for _ in range(20):  # let paints settle
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument("--originals", type=Path, default=REPO.parent / "shared" / "data" / "originals")
+    args = parser.parse_args()
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from app.core.resources import resource_path
+    from app.ui.window import MainWindow
+
+    app = QApplication([sys.argv[0]])
+    app.setStyle("Fusion")
+    settings = QSettings(os.path.join(tempfile.mkdtemp(), "PneumoScan.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(model_path=args.model, settings=settings)
+    window.resize(1500, 940)
+    window.move(0, 0)
+    window.show()
+    wait(app, lambda: window.engine.ready or window.engine.error is not None)
+    if window.engine.error:
+        raise SystemExit(window.engine.error)
+    args.out.mkdir(parents=True, exist_ok=True)
+    window.gradcam_action.setChecked(True)
+    window.panel.set_opacity(0.4)
+    samples = resource_path("assets", "samples")
+    shots = {"normal_gradcam.png": samples / "NORMAL_IM-0117-0001.jpeg",
+             "pneumonia_gradcam.png": samples / "PNEUMONIA_person1003_virus_1685.jpeg"}
+    for name, image in shots.items():
+        done: list = []
+        window.prediction_shown.connect(done.append)
+        window.open_paths([image])
+        wait(app, lambda: bool(done) and not window.busy)
+        window.prediction_shown.disconnect(done.append)
+        window.grab().save(str(args.out / name))
+        print("wrote", args.out / name, done[0].label, f"{done[0].probability:.3f}")
+
+    panel = window.scan_panel
+    window.offer_scan(args.originals)
+    panel.recursive_check.setChecked(True)
+    panel.csv_edit.setText(os.path.join(tempfile.mkdtemp(), "originals_pneumoscan.csv"))
+    window.resizeDocks([window.scan_dock], [430], __import__("PySide6.QtCore").QtCore.Qt.Orientation.Vertical)
+    ended: list = []
+    panel.finished.connect(ended.append)
+    panel.start()
+    wait(app, lambda: bool(ended), timeout=900)
+    # show a flagged image from the table, sorted by probability (highest first)
+    from PySide6.QtCore import Qt
+
+    panel.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+    done = []
+    window.prediction_shown.connect(done.append)
+    index = panel.proxy.index(0, 0)
+    panel.table.selectRow(0)
+    panel.table.clicked.emit(index)
+    wait(app, lambda: bool(done) and not window.busy)
+    window.grab().save(str(args.out / "scan_view.png"))
+    print("wrote", args.out / "scan_view.png", panel.summary_label.text())
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
