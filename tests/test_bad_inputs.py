@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,10 +173,27 @@ def scanned(tmp_path_factory: pytest.TempPathFactory, test_screener):  # noqa: A
     folder = tmp_path_factory.mktemp("bad inputs")
     expected = build_corpus(folder)
     out = tmp_path_factory.mktemp("results") / "bad.csv"
+    result: list = []
+
+    def run() -> None:
+        try:
+            result.append(list(scan_folder(test_screener, folder, out, batch_size=8)))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            result.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
     try:
-        updates = list(scan_folder(test_screener, folder, out, batch_size=8))
+        worker.start()
+        worker.join(300)  # a hang guard, not a timing assertion: reading the pipe.png FIFO would block forever
+        if worker.is_alive():
+            os.close(os.open(folder / "pipe.png", os.O_WRONLY | os.O_NONBLOCK))  # release the blocked reader
+            worker.join(30)
+            pytest.fail("the scan blocked (on the named pipe?)")
     finally:
         (folder / "unreadable.png").chmod(0o644)
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    updates = result[0]
     with open(out, newline="", encoding="utf-8", errors="surrogateescape") as handle:
         rows = list(csv.DictReader(handle))
     return expected, rows, updates, out

@@ -244,6 +244,19 @@ def test_dicom_wide_window_is_not_restretched_to_the_data(tmp_path: Path) -> Non
     assert 50 < loaded.pixels.min() and loaded.pixels.max() < 200
 
 
+def test_dicom_voi_lut_sequence_is_applied(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+
+    ramp = ramp16()  # 0 .. 4000
+    lut = Dataset()
+    lut.add_new(0x00283002, "US", [4096, 0, 16])  # LUT Descriptor: 4096 entries from 0, 16-bit output
+    lut.add_new(0x00283006, "US", [65535 - 8 * v for v in range(4096)])  # LUT Data: inverting, half range
+    loaded = load_image(write(tmp_path, "lut.dcm", make_dicom(ramp, VOILUTSequence=[lut])))
+    expected = (65535 - 8 * ramp.astype(np.float64)) * 255 / 65535
+    assert np.abs(loaded.pixels.astype(float) - expected).max() <= 1.0
+    assert loaded.pixels.min() > 120  # the LUT's output range, not re-stretched to the data's
+
+
 def test_dicom_modality_rescale_is_applied_before_the_window(tmp_path: Path) -> None:
     ramp = ramp16()
     data = make_dicom(ramp, RescaleSlope=2, RescaleIntercept=-1000, WindowCenter=3000, WindowWidth=2000)

@@ -108,8 +108,6 @@ def test_card_not_valid_utf8(model_dir: Path) -> None:
         read_card(model_dir / "model.keras")
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="model_card.py: a card that is valid JSON but not an object escapes as AttributeError")
 @pytest.mark.parametrize("text", ["[]", "null", '{"name": "m", "version": "1", "model_file": "model.keras", '
                                                 '"sha256": "x", "preprocessing": null}'],
                          ids=["list", "null", "null_preprocessing"])
@@ -165,3 +163,19 @@ def test_screener_checks_the_domain_statistics_against_the_card(tmp_path: Path) 
     (tmp_path / "domain.npz").unlink()
     with pytest.raises(ModelError, match="Domain statistics not found"):
         Screener(path)
+
+
+@pytest.mark.parametrize("field, value", [("threshold", 1.5), ("threshold", -0.1), ("temperature", 0.0)])
+def test_card_with_impossible_numbers_is_refused(model_dir: Path, field: str, value: float) -> None:
+    path = model_dir / CARD_NAME
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data[field] = value
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ModelError, match="is corrupt"):
+        read_card(model_dir / "model.keras")
+
+
+def test_card_with_a_byte_order_mark_is_read(model_dir: Path) -> None:
+    path = model_dir / CARD_NAME
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert read_card(model_dir / "model.keras").name

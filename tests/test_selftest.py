@@ -145,7 +145,8 @@ def test_smoke_gui_with_the_test_model(wrong_model: Path, capsys: pytest.Capture
     pytest.importorskip("PySide6")
     assert selftest.main(["--smoke-gui", "--model", str(wrong_model), "--timeout", "120"]) == 0
     out = capsys.readouterr().out
-    assert "window shown after" in out and "first prediction shown after" in out
+    assert "smoke-gui: window shown" in out and "model 0.0.0-wrong loaded" in out
+    assert "first prediction shown, NORMAL_" in out and "smoke-gui PASSED" in out
 
 
 def test_smoke_gui_reports_a_broken_model(test_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -245,12 +245,15 @@ def _load_dicom(data: bytes) -> LoadedImage:
 
 
 def _voi_output_range(ds: object) -> tuple[float, float] | None:
-    """What the VOI window or LUT maps the darkest and brightest possible values to."""
+    """What the VOI LUT or window maps the darkest and brightest possible values to."""
     from pydicom.pixels import apply_voi_lut
 
     try:
+        if ds.get("VOILUTSequence"):  # type: ignore[attr-defined] - a LUT (pydicom prefers it to a window)
+            bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])  # type: ignore[attr-defined]
+            return (0.0, float(2**bits - 1)) if 0 < bits <= 16 else None
         ends = np.asarray(apply_voi_lut(np.array([-1e12, 1e12]), ds), dtype=np.float64)
-    except Exception:  # an odd VOI LUT: fall back to the data's own range
+    except Exception:  # noqa: BLE001 - an odd VOI LUT or window: fall back to the data's own range
         return None
     lo, hi = float(ends.min()), float(ends.max())
     return (lo, hi) if np.isfinite([lo, hi]).all() and hi > lo else None

@@ -82,7 +82,12 @@ def read_card(model_path: Path) -> ModelCard:
     if not card_path.is_file():
         raise ModelError(f"Model card not found: {card_path}. Every model needs its {CARD_NAME} beside it.")
     try:
-        card = ModelCard.from_dict(json.loads(card_path.read_text(encoding="utf-8")))
+        data = json.loads(card_path.read_text(encoding="utf-8-sig"))  # -sig: tolerate an editor's BOM
+        if not isinstance(data, dict) or not isinstance(data.get("preprocessing", {}), dict):
+            raise ValueError("not a JSON object with a preprocessing object")
+        card = ModelCard.from_dict(data)
+        if not 0.0 <= float(card.threshold) <= 1.0 or not float(card.temperature) > 0.0:
+            raise ValueError(f"threshold {card.threshold} must lie in [0, 1] and temperature {card.temperature} be positive")
     except (json.JSONDecodeError, TypeError, ValueError, UnicodeDecodeError) as exc:
         raise ModelError(f"The model card {card_path} is corrupt ({exc}).") from exc
     if card.model_file and card.model_file != model_path.name:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
@@ -29,7 +29,7 @@ class ImageViewer(QGraphicsView):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zoom_by anchors itself
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         # drops go to the main window, which knows what to do with files and folders
@@ -69,7 +69,8 @@ class ImageViewer(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
-    def zoom_by(self, factor: float) -> None:
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Scale by `factor`, keeping the image point under `anchor` (viewport coordinates) in place."""
         if not self.has_image():
             return
         current = self.zoom()
@@ -77,7 +78,12 @@ class ImageViewer(QGraphicsView):
         if abs(target - current) < 1e-9:
             return
         self._fit = False
+        point = anchor if anchor is not None else QPointF(self.viewport().rect().center())
+        scene_point = self.mapToScene(point.toPoint())
         self.scale(target / current, target / current)
+        moved = self.mapFromScene(scene_point) - point.toPoint()  # scroll it back under the anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
         self.zoom_changed.emit(self.zoom())
 
     def zoom_in(self) -> None:
@@ -110,7 +116,7 @@ class ImageViewer(QGraphicsView):
         delta = event.angleDelta().y()
         if delta == 0 or not self.has_image():
             return super().wheelEvent(event)
-        self.zoom_by(STEP ** (delta / 120.0))  # AnchorUnderMouse keeps the point under the cursor still
+        self.zoom_by(STEP ** (delta / 120.0), event.position())  # the point under the cursor stays still
         event.accept()
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001

@@ -132,7 +132,12 @@ class MainWindow(QMainWindow):
                 icon: QStyle.StandardPixmap | None = None, checkable: bool = False) -> QAction:
         action = QAction(text, self)
         if shortcuts:
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+            sequences: list[QKeySequence] = []
+            for spec in shortcuts:  # a standard key may be empty (Quit on Windows) or repeat another
+                sequence = QKeySequence(spec)
+                if not sequence.isEmpty() and sequence not in sequences:
+                    sequences.append(sequence)
+            action.setShortcuts(sequences)
         if icon is not None:
             action.setIcon(self.style().standardIcon(icon))
         action.setCheckable(checkable)
