@@ -106,8 +106,9 @@ def training_curves(history: dict[str, dict[str, list[float]]], path: Path) -> P
     for ax, key in zip(axes, ("loss", "accuracy", "AUC")):
         for boundary in boundaries[:-1]:
             ax.axvline(boundary + 0.5, color="grey", lw=1, ls=":")
-        ax.set_xlabel("epoch (phase 1: frozen backbone | phase 2: fine-tuning)")
+        ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
+    fig.suptitle("Phase 1: frozen backbone | phase 2: fine-tuning from layer 100 (dotted line: phase boundary)", fontsize=10)
     return _save(fig, path)

@@ -385,6 +385,8 @@ def app_datas(root: str | os.PathLike[str], environ: dict[str, str] | None = Non
 
 
 def icon_file(root: str | os.PathLike[str], platform: str) -> str | None:
-    suffix = {"win32": ".ico", "darwin": ".icns"}.get(platform, ".png")
-    path = Path(root) / (ICON_BASE + suffix)
-    return str(path) if path.is_file() else None
+    """The executable's icon: .ico on Windows, .icns on macOS; None elsewhere (an ELF file has no icon;
+    Linux desktops take assets/icons/pneumoscan.png through a .desktop file)."""
+    suffix = {"win32": ".ico", "darwin": ".icns"}.get(platform)
+    path = Path(root) / (ICON_BASE + suffix) if suffix else None
+    return str(path) if path is not None and path.is_file() else None

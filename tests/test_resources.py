@@ -185,3 +185,64 @@ def test_filter_toc_reports_what_it_removed(tmp_path: Path) -> None:
     removed: dict = {}
     assert cfg.filter_toc(toc, removed) == toc[1:]
     assert sum(size for entries in removed.values() for _, size in entries) == 1000
+
+
+def test_icons_per_platform() -> None:
+    cfg = _bundle_config()
+    assert cfg.icon_file(REPO, "win32").endswith("pneumoscan.ico")
+    assert cfg.icon_file(REPO, "darwin").endswith("pneumoscan.icns")
+    assert cfg.icon_file(REPO, "linux") is None
+
+
+def test_prune_orphans_keeps_what_kept_binaries_need() -> None:
+    cfg = _bundle_config()
+    needs = {"plugin_gtk.so": ["libgtk.so", "libglib.so", "libQt6Gui.so.6"], "libgtk.so": ["libglib.so", "libcairo.so"],
+             "QtGui.abi3.so": ["libQt6Gui.so.6"], "libQt6Gui.so.6": ["libglib.so"], "libcairo.so": ["libpixman.so"]}
+    toc = [("PySide6/QtGui.abi3.so", "QtGui.abi3.so", "EXTENSION"),
+           ("PySide6/Qt/lib/libQt6Gui.so.6", "libQt6Gui.so.6", "BINARY"),
+           ("libQt6Gui.so.6", "PySide6/Qt/lib/libQt6Gui.so.6", "SYMLINK"),
+           ("libgtk.so", "libgtk.so", "BINARY"), ("libglib.so", "libglib.so", "BINARY"),
+           ("libcairo.so", "libcairo.so", "BINARY"), ("libpixman.so", "libpixman.so", "BINARY")]
+    removed: dict = {}
+    kept = cfg.prune_orphans(toc, ["plugin_gtk.so"], removed, needed=lambda path: needs.get(Path(path).name, []))
+    assert [e[0] for e in kept] == ["PySide6/QtGui.abi3.so", "PySide6/Qt/lib/libQt6Gui.so.6", "libQt6Gui.so.6", "libglib.so"]
+    assert sorted(dest for entries in removed.values() for dest, _ in entries) == ["libcairo.so", "libgtk.so", "libpixman.so"]
+
+
+def test_symlinks_go_with_their_target() -> None:
+    cfg = _bundle_config()
+    toc = [("PySide6/Qt/lib/libQt6Pdf.so.6", "/x/libQt6Pdf.so.6", "BINARY"),
+           ("libQt6Pdf.so.6", "PySide6/Qt/lib/libQt6Pdf.so.6", "SYMLINK"),
+           ("libQt6Core.so.6", "PySide6/Qt/lib/libQt6Core.so.6", "SYMLINK")]
+    assert cfg.filter_toc(toc) == toc[2:]
+
+
+def test_elf_needed_reads_a_real_library() -> None:
+    cfg = _bundle_config()
+    if not sys.platform.startswith("linux"):
+        pytest.skip("ELF only")
+    from numpy._core import _multiarray_umath
+
+    assert any(name.startswith("libm.so") for name in cfg.elf_needed(_multiarray_umath.__file__))
+    assert cfg.elf_needed(__file__) == []
+
+
+def test_strip_selected_uses_copies_and_caches(tmp_path: Path) -> None:
+    cfg = _bundle_config()
+    lib = tmp_path / "src" / "libtensorflow_cc.so.2"
+    lib.parent.mkdir()
+    lib.write_bytes(b"\x7fELF" + b"\0" * 1000)
+    other = tmp_path / "src" / "libopenblas.so"
+    other.write_bytes(b"\x7fELF" + b"\0" * 10)
+    calls: list[str] = []
+
+    def fake_strip(path: str) -> None:
+        calls.append(path)
+        Path(path).write_bytes(b"\x7fELF")
+
+    toc = [("tensorflow/libtensorflow_cc.so.2", str(lib), "BINARY"), ("numpy.libs/libopenblas.so", str(other), "BINARY")]
+    out, saved = cfg.strip_selected(toc, tmp_path / "stripped", strip=fake_strip)
+    assert saved == 1000 and len(calls) == 1
+    assert out[0][1] == str(tmp_path / "stripped" / "tensorflow" / "libtensorflow_cc.so.2") and out[1] == toc[1]
+    out, saved = cfg.strip_selected(toc, tmp_path / "stripped", strip=fake_strip)
+    assert len(calls) == 1 and saved == 1000  # cached: stripped once per source

@@ -33,8 +33,8 @@ def _copy_model(source: Path, folder: Path, **card_changes) -> Path:
 
 @pytest.fixture(scope="module")
 def wrong_model(test_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A valid model whose threshold no probability reaches: every sample comes out NORMAL."""
-    return _copy_model(test_model_path, tmp_path_factory.mktemp("wrong"), threshold=1.01, version="0.0.0-wrong")
+    """A valid model whose threshold (1.0) its ~0.5 probabilities never reach: every sample comes out NORMAL."""
+    return _copy_model(test_model_path, tmp_path_factory.mktemp("wrong"), threshold=1.0, version="0.0.0-wrong")
 
 
 def test_expected_label_from_file_name() -> None:

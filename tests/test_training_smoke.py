@@ -3,10 +3,13 @@ finalize (card, domain statistics, plots) and evaluate. The real training never 
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
 import cv2
+import h5py
 import numpy as np
 import pytest
 
@@ -52,6 +55,8 @@ def test_training_writes_model_card_domain_and_plots(trained: tuple[Path, Path])
     assert card.command.startswith("python -m model_training train")
     for plot in PLOTS:
         assert cv2.imread(str(out / plot)) is not None, plot
+    with zipfile.ZipFile(out / "pneumoscan_mobilenetv2.keras") as archive, archive.open("model.weights.h5") as weights:
+        assert "optimizer" not in h5py.File(io.BytesIO(weights.read()), "r")  # the shipped file carries no optimizer
     state = json.loads((out / "checkpoints" / "state.json").read_text())
     assert state["frozen"]["epoch"] == 1 and state["finetune"]["epoch"] == 1
 

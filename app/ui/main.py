@@ -39,6 +39,24 @@ def _install_excepthook(window_ref: list) -> None:
     sys.excepthook = hook
 
 
+def _quit_on_signals(app, window) -> None:  # noqa: ANN001
+    """Ctrl+C in the terminal or SIGTERM closes the window properly (settings saved, scan CSV closed)."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def close(*_args: object) -> None:
+        window.close()
+        app.quit()
+
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), close)
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)  # lets the interpreter run its signal handlers while Qt waits
+    timer.start(250)
+
+
 def launch(argv: list[str], started: float | None = None):  # noqa: ANN201 - (QApplication, MainWindow)
     """Create the application and show the window; the model loads in the background."""
     started = time.perf_counter() if started is None else started
@@ -73,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     _install_excepthook(window_ref)
     app, window = launch(argv, started)
     window_ref[0] = window
+    _quit_on_signals(app, window)
     code = app.exec()
     window.shutdown()
     return code

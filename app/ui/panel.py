@@ -333,6 +333,7 @@ class PredictionPanel(QWidget):
         self.state_label.hide()
         self.model_input_label.hide()
         self.gradcam_note.setText("")
+        self.gradcam_note.hide()
 
     def show_empty(self) -> None:
         self._reset()
@@ -388,6 +389,7 @@ class PredictionPanel(QWidget):
         if explanation.empty:
             note += " No region supports this class: the map is empty."
         self.gradcam_note.setText(note)
+        self.gradcam_note.show()
 
     def show_error(self, message: str, title: str = "Cannot analyse this file") -> None:
         self._reset()

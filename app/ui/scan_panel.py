@@ -212,6 +212,8 @@ class ScanPanel(QWidget):
         self.open_csv_button.clicked.connect(self._open_csv)
         self.table.activated.connect(self._open_row)
         self.table.clicked.connect(self._open_row)
+        # arrow keys in the table open the row they land on, too
+        self.table.selectionModel().currentRowChanged.connect(lambda current, _previous: self._open_row(current))
         self.engine.scan_progress.connect(self._on_progress)
         self.engine.scan_finished.connect(self._on_finished)
         self.engine.scan_failed.connect(self._on_failed)

@@ -13,6 +13,7 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("PneumoScan")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)  # result panel: full height
         self.viewer = ImageViewer()
         self.setCentralWidget(self.viewer)
         self._build_panel()
@@ -257,7 +259,10 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 900)
+            screen = self.screen().availableGeometry() if self.screen() else None
+            width, height = (1400, 900) if screen is None else (
+                min(1400, int(screen.width() * 0.92)), min(900, int(screen.height() * 0.92)))
+            self.resize(width, height)
         state = s.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
@@ -288,7 +293,7 @@ class MainWindow(QMainWindow):
     def open_initial(self, path: Path | str | None = None) -> None:
         """At start-up: the file from the command line, else the last file if it still exists."""
         if path:
-            self.open_paths([Path(path)])
+            self.handle_dropped([Path(path)])  # a folder is offered for a scan, a file is opened
         elif self.last_file and Path(self.last_file).is_file():
             self.open_paths([Path(self.last_file)])
 
@@ -371,7 +376,9 @@ class MainWindow(QMainWindow):
         self.panel.show_image_info(Path(path), image.width, image.height, image.source_format, self._position())
         self.refresh_view(reset=True)
         self.image_shown.emit(path)
-        self.viewer.setFocus()
+        focus = QApplication.focusWidget()
+        if focus is None or not self.scan_dock.isAncestorOf(focus):  # keep the keyboard in the scan table
+            self.viewer.setFocus()
         self._request_explanation()
 
     def _on_image_failed(self, request: int, path: str, message: str) -> None:
