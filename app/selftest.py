@@ -204,7 +204,7 @@ def smoke_gui(model_path: Path | None = None, timeout_s: float = 180.0, out: Cal
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.core.resources import sample_images
@@ -223,16 +223,21 @@ def smoke_gui(model_path: Path | None = None, timeout_s: float = 180.0, out: Cal
         def on_loaded(card: object) -> None:
             out(f"ok    smoke-gui: model {getattr(card, 'version', '?')} loaded ({since_start()})")
 
+        loop = QEventLoop()  # a local loop: quitting it never touches an event loop the caller runs
+        deadline = QTimer()
+        deadline.setSingleShot(True)
+        deadline.timeout.connect(loop.quit)
+
         def on_prediction(prediction: object) -> None:
             if "prediction" not in state:
                 state["prediction"] = prediction
                 out(f"ok    smoke-gui: first prediction shown, {samples[0].name}: {getattr(prediction, 'label', '?')} "
                     f"p(pneumonia)={getattr(prediction, 'probability', float('nan')):.3f} ({since_start()})")
-            qapp.quit()
+            loop.quit()
 
         def on_error(message: str) -> None:
             state.setdefault("error", message)
-            qapp.quit()
+            loop.quit()
 
         window.engine.model_loaded.connect(on_loaded)
         window.prediction_shown.connect(on_prediction)
@@ -241,8 +246,12 @@ def smoke_gui(model_path: Path | None = None, timeout_s: float = 180.0, out: Cal
         out(f"ok    smoke-gui: window shown on the {qapp.platformName()} platform ({since_start()})")
         if samples:
             window.open_paths([samples[0]])
-            QTimer.singleShot(int(timeout_s * 1000), qapp.quit)
-            qapp.exec()
+            deadline.start(int(timeout_s * 1000))
+            loop.exec()
+            deadline.stop()
+        for signal, slot in ((window.engine.model_loaded, on_loaded), (window.prediction_shown, on_prediction),
+                             (window.error_shown, on_error)):
+            signal.disconnect(slot)
         window.close()
         window.shutdown()
         settings.sync()

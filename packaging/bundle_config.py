@@ -370,18 +370,10 @@ def tree_files(root: str | os.PathLike[str], folder: str,
 
 
 def app_datas(root: str | os.PathLike[str], environ: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """Everything the app reads through `resource_path`: resources/ (model, card, domain statistics and
-    any other file there) and assets/ (sample X-rays with their attribution README, icons)."""
-    datas = model_files(root, environ)
-    bundled = {Path(src).name for src, _ in datas}
-    for src, dest in tree_files(root, "resources"):
-        if dest == "resources" and Path(src).name in bundled:
-            continue  # already added (and checked) by model_files
-        if Path(src).suffix == ".keras" or Path(src).name == CARD_FILE:
-            continue  # another model's files: only the one the app loads is bundled
-        datas.append((src, dest))
-    datas += tree_files(root, "assets")
-    return datas
+    """Everything the app reads through `resource_path`: from resources/ the model, its card and the domain
+    statistics the card names (not the training run's plots, splits and logs that sit beside them), and
+    all of assets/ (sample X-rays with their attribution README, icons)."""
+    return model_files(root, environ) + tree_files(root, "assets")
 
 
 def icon_file(root: str | os.PathLike[str], platform: str) -> str | None:

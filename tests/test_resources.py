@@ -115,14 +115,14 @@ def test_bundle_config_matches_the_app() -> None:
 def test_bundle_datas_put_files_where_resource_path_looks(tmp_path: Path) -> None:
     cfg = _bundle_config()
     _model_folder(tmp_path / "resources")
-    (tmp_path / "resources" / "notes.txt").write_text("kept")
+    (tmp_path / "resources" / "roc.png").write_text("a training plot: not read by the app")
     (tmp_path / "assets" / "samples").mkdir(parents=True)
     (tmp_path / "assets" / "samples" / "NORMAL_x.jpeg").write_bytes(b"x")
     (tmp_path / "assets" / "samples" / ".DS_Store").write_bytes(b"x")
     datas = cfg.app_datas(tmp_path, environ={})
     dests = {(Path(src).name, Path(dest).as_posix()) for src, dest in datas}
     assert dests == {(MODEL_FILE, "resources"), (CARD_NAME, "resources"), ("domain_stats.npz", "resources"),
-                     ("notes.txt", "resources"), ("NORMAL_x.jpeg", "assets/samples")}
+                     ("NORMAL_x.jpeg", "assets/samples")}
 
 
 def test_bundle_refuses_a_model_that_does_not_match_its_card(tmp_path: Path) -> None:
