@@ -16,7 +16,8 @@ import pytest
 import tensorflow as tf
 
 from app.core.classifier import Classifier
-from app.core.gradcam import cam_from_gradients, colormap_lut, overlay, upsample
+from app.core.classifier import cam_from_gradients
+from app.core.gradcam import colormap_lut, overlay, upsample
 
 # ---------------------------------------------------------------------------------------------------
 # (a) A model computed by hand: 1x1 convolution -> global average -> logit

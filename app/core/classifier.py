@@ -10,8 +10,15 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from app.core.gradcam import cam_from_gradients
 from app.core.graph import build_forward
+
+
+def cam_from_gradients(feature_map: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
+    """Grad-CAM from (1, h, w, k) map and gradients -> (h, w) class activation map in [0, 1]."""
+    weights = tf.reduce_mean(gradients, axis=(1, 2))  # (1, k)
+    cam = tf.nn.relu(tf.einsum("bhwk,bk->bhw", feature_map, weights))[0]
+    peak = tf.reduce_max(cam)
+    return tf.where(peak > 0, cam / tf.maximum(peak, 1e-12), tf.zeros_like(cam))
 
 
 class Classifier:

@@ -1,5 +1,8 @@
 """Grad-CAM (Selvaraju et al., 2017): where in the image the evidence for a class lies.
 
+The gradient step runs inside the compiled model call (`app.core.classifier.cam_from_gradients`);
+this module holds the NumPy/OpenCV side, so the GUI can draw the colour legend without TensorFlow.
+
 Channel weights are the spatially averaged gradients of the logit (before the sigmoid; negated to
 explain NORMAL) with respect to the last convolutional feature map; the map is their weighted sum,
 passed through a ReLU and divided by its maximum. An all-zero map stays zero (nothing supports the
@@ -10,17 +13,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
 COLORMAP = cv2.COLORMAP_TURBO
-
-
-def cam_from_gradients(feature_map: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
-    """(1, h, w, k) map and gradients -> (h, w) class activation map in [0, 1]."""
-    weights = tf.reduce_mean(gradients, axis=(1, 2))  # (1, k)
-    cam = tf.nn.relu(tf.einsum("bhwk,bk->bhw", feature_map, weights))[0]
-    peak = tf.reduce_max(cam)
-    return tf.where(peak > 0, cam / tf.maximum(peak, 1e-12), tf.zeros_like(cam))
 
 
 def upsample(cam: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -28,6 +28,8 @@ def _format(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         if len(value) > 8:
             return f"[{len(value)} values]"
+        if any(isinstance(v, (list, tuple)) for v in value):  # a matrix: one bracketed row each
+            return ", ".join(f"[{_format(v)}]" for v in value)
         return ", ".join(_format(v) for v in value)
     return str(value)
 
@@ -58,6 +60,9 @@ def about_html(card: Any, model_error: str | None = None, model_path: str = "") 
     parts += [f"<tr><td><b>{escape(k)}</b></td><td>{escape(str(v))}</td></tr>" for k, v in rows]
     parts.append("</table>")
     parts.append("<h3>Validation metrics</h3>")
+    if card.validation_metrics.get("confusion_matrix") is not None:
+        parts.append("<p>Confusion matrix rows: true NORMAL, true PNEUMONIA; columns: predicted NORMAL, "
+                     "predicted PNEUMONIA.</p>")
     metrics = _flatten(card.validation_metrics or {})
     if metrics:
         parts.append("<table cellspacing='0' cellpadding='3'>")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import (
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.gradcam import colormap_lut
 from app.core.screening import NEGATIVE, OUT_OF_DOMAIN, POSITIVE, Explanation, Prediction
 from app.ui.imaging import BADGE_STYLES, lut_to_qimage, shape_icon
 
@@ -144,15 +144,11 @@ class ProbabilityBar(QWidget):
 
 
 class ColourLegend(QWidget):
-    """The Grad-CAM colour scale (the engine's `colormap_lut`), low to high evidence.
-
-    The window hands the LUT over once the model has loaded: `app.core.gradcam` imports TensorFlow,
-    which must happen on the engine thread, never while the window is being built.
-    """
+    """The Grad-CAM colour scale (the engine's `colormap_lut`), low to high evidence."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._bar: QPixmap | None = None
+        self._bar = QPixmap.fromImage(lut_to_qimage(colormap_lut()))
         self.setMinimumHeight(36)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Grad-CAM colour scale: blue = little evidence, red = most evidence for the explained class")
@@ -160,17 +156,12 @@ class ColourLegend(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(260, 36)
 
-    def set_lut(self, lut: np.ndarray) -> None:
-        self._bar = QPixmap.fromImage(lut_to_qimage(lut))
-        self.update()
-
     def paintEvent(self, event) -> None:  # noqa: ANN001
         painter = QPainter(self)
         margin = 8
         bar = QRectF(margin, 2, self.width() - 2 * margin, 14)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        if self._bar is not None:
-            painter.drawPixmap(bar, self._bar, QRectF(self._bar.rect()))
+        painter.drawPixmap(bar, self._bar, QRectF(self._bar.rect()))
         painter.setPen(QPen(self.palette().mid().color(), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(bar)
@@ -388,6 +379,8 @@ class PredictionPanel(QWidget):
         note = f"Explained class: {explanation.explained_class}."
         if explanation.empty:
             note += " No region supports this class: the map is empty."
+        else:
+            note += " Colours are relative to this image's strongest evidence; they are not probabilities."
         self.gradcam_note.setText(note)
         self.gradcam_note.show()
 

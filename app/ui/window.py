@@ -444,9 +444,6 @@ class MainWindow(QMainWindow):
 
     # --- model ---------------------------------------------------------------------------------
     def _on_model_loaded(self, card: Any) -> None:
-        from app.core.gradcam import colormap_lut  # already imported with the model, on the engine thread
-
-        self.panel.legend.set_lut(colormap_lut())
         self.model_status.setText(f"Model {card.version} ready")
         self.panel.set_model_text(f"Model: {card.name} {card.version} \u00b7 threshold {card.threshold:.3f}")
         if self._explain_request is not None:

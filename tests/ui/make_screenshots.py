@@ -58,9 +58,10 @@ def main() -> int:
     window.gradcam_action.setChecked(True)
     window.panel.set_opacity(0.4)
     samples = resource_path("assets", "samples")
-    shots = {"normal_gradcam.png": samples / "NORMAL_IM-0117-0001.jpeg",
-             "pneumonia_gradcam.png": samples / "PNEUMONIA_person1003_virus_1685.jpeg"}
-    for name, image in shots.items():
+    shots = {"normal_gradcam.png": (samples / "NORMAL_IM-0117-0001.jpeg", "NORMAL"),
+             "pneumonia_gradcam.png": (samples / "PNEUMONIA_person1003_virus_1685.jpeg", "PNEUMONIA")}
+    for name, (image, explained) in shots.items():
+        window.panel.set_explained_class(explained)  # each image's own class, to show the selector
         done: list = []
         window.prediction_shown.connect(done.append)
         window.open_paths([image])
@@ -81,12 +82,18 @@ def main() -> int:
     # show a flagged image from the table, sorted by probability (highest first)
     from PySide6.QtCore import Qt
 
+    from app.core.image_io import load_image
+
     panel.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+    window.panel.set_explained_class("PNEUMONIA")
+    shown = {path.name.split("_", 1)[1] for path, _ in shots.values()}
+    row = next(r for r in range(panel.proxy.rowCount())  # a flagged image of the usual size, not shown yet
+               if Path(panel.proxy.index(r, 0).data()).name not in shown
+               and load_image(args.originals / panel.proxy.index(r, 0).data()).width >= 1000)
     done = []
     window.prediction_shown.connect(done.append)
-    index = panel.proxy.index(0, 0)
-    panel.table.selectRow(0)
-    panel.table.clicked.emit(index)
+    panel.table.selectRow(row)  # the current row opens in the viewer
+    panel.table.scrollTo(panel.proxy.index(row, 0))
     wait(app, lambda: bool(done) and not window.busy)
     window.grab().save(str(args.out / "scan_view.png"))
     print("wrote", args.out / "scan_view.png", panel.summary_label.text())

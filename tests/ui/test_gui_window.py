@@ -321,16 +321,16 @@ def test_building_the_window_does_not_import_tensorflow() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2], timeout=60)
 
 
-def test_none_reference_guard() -> None:
-    """PySide6 6.12.0 on Python < 3.12 drops a reference to None per void call (see the guard)."""
-    import app.ui  # noqa: F401 - applies the guard
-    from app.ui import _pyside_none_guard as guard
+def test_void_qt_calls_keep_their_reference_to_none() -> None:
+    """PySide6 6.12.0 on Python < 3.12 drops a reference to None on every void call, and a long session
+    then aborts with "none_dealloc"; pyproject.toml excludes it. This fails if such a build comes back."""
+    from PySide6.QtCore import QPoint
 
-    if guard.void_calls_leak_none():
-        assert guard._applied
-        assert sys.getrefcount(None) > guard.EXTRA_REFERENCES // 2
-    else:
-        assert not guard._applied
+    point = QPoint()
+    before = sys.getrefcount(None)
+    for _ in range(64):
+        point.setX(1)
+    assert sys.getrefcount(None) - before > -32
 
 
 ENGINE_SCRIPT = """
