@@ -70,6 +70,19 @@ def main() -> int:
         window.grab().save(str(args.out / name))
         print("wrote", args.out / name, done[0].label, f"{done[0].probability:.3f}")
 
+    import cv2
+    import skimage.data
+
+    photo = Path(tempfile.mkdtemp()) / "chelsea_the_cat.png"  # a photograph: the domain gate must refuse it
+    cv2.imwrite(str(photo), skimage.data.chelsea()[:, :, ::-1])
+    done = []
+    window.prediction_shown.connect(done.append)
+    window.open_paths([photo])
+    wait(app, lambda: bool(done) and not window.busy)
+    window.prediction_shown.disconnect(done.append)
+    window.grab().save(str(args.out / "out_of_domain.png"))
+    print("wrote", args.out / "out_of_domain.png", done[0].display_label)
+
     panel = window.scan_panel
     window.offer_scan(args.originals)
     panel.recursive_check.setChecked(True)
