@@ -136,8 +136,7 @@ def scan_folder(
     relative = {p: p.relative_to(folder).as_posix() for p in all_paths}
     paths = [p for p in all_paths if relative[p] not in done_before]
     skipped = len(all_paths) - len(paths)
-    first = min(batch_size, 2 * workers)  # a small first batch: the model starts while the next one decodes
-    batches = [paths[:first]] + [paths[i : i + batch_size] for i in range(first, len(paths), batch_size)] if paths else []
+    batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
     started, done = clock(), 0
     append = resume and bool(done_before)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
