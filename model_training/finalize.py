@@ -61,10 +61,10 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
 
     raw = sigmoid(val_logits)
     temperature = fit_temperature(y_val, val_logits)
-    ece_raw, ece_scaled = expected_calibration_error(y_val, raw), expected_calibration_error(y_val, sigmoid(val_logits / temperature))
-    if ece_scaled >= ece_raw:
-        temperature = 1.0
     probabilities = sigmoid(val_logits / temperature)
+    ece_raw = expected_calibration_error(y_val, raw)
+    if expected_calibration_error(y_val, probabilities) >= ece_raw:  # keep the temperature only if it helps
+        temperature, probabilities = 1.0, raw
     threshold = choose_threshold(y_val, probabilities)
     metrics = compute_metrics(y_val, probabilities, threshold)
     metrics["ece_before_calibration"] = ece_raw

@@ -28,7 +28,6 @@ class Classifier:
         self.model = model
         forward = build_forward(model, target_layer, feature_layer)
         height, width, channels = model.input_shape[1:]
-        self.input_size = (int(height), int(width))
         batch_spec = tf.TensorSpec([None, height, width, channels], tf.float32)
         one_spec = tf.TensorSpec([1, height, width, channels], tf.float32)
 

@@ -45,3 +45,12 @@ class ImageTooLargeError(ImageLoadError):
 
 class ModelError(PneumoScanError):
     """The model or its model card is missing, corrupt or does not match."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """The engine's own message for its errors; a short, honest one for anything unexpected."""
+    if isinstance(exc, PneumoScanError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "Not enough memory to process this image."
+    return f"Unexpected error ({type(exc).__name__}): {exc}"

@@ -97,8 +97,13 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
+def has_dicom_preamble(head: bytes) -> bool:
+    """The "DICM" magic after the 128-byte preamble (`head` needs at least the first 132 bytes)."""
+    return head[128:132] == b"DICM"
+
+
 def _looks_like_dicom(data: bytes, path: Path) -> bool:
-    if data[128:132] == b"DICM":
+    if has_dicom_preamble(data):
         return True
     # a preamble-less DICOM is known by its name, unless the bytes say it is a JPEG/PNG/... renamed .dcm
     return path.suffix.lower() in (".dcm", ".dicom") and not _format_from_signature(data)
@@ -193,7 +198,7 @@ def _load_dicom(data: bytes) -> LoadedImage:
         ds = pydicom.dcmread(io.BytesIO(data), force=True)
     except Exception as exc:  # pydicom raises many types on damaged files
         raise CorruptImageError(f"The DICOM file is damaged and could not be parsed: {exc}") from exc
-    if data[128:132] != b"DICM" and not _has_dicom_elements(ds):
+    if not has_dicom_preamble(data) and not _has_dicom_elements(ds):
         raise NotAnImageError("Not a readable image: the file is named like DICOM but its content is not DICOM.")
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         raise UnsupportedDicomError(

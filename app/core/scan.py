@@ -15,8 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.errors import PneumoScanError
-from app.core.image_io import is_image_path, load_image
+from app.core.errors import PneumoScanError, describe_error
+from app.core.image_io import has_dicom_preamble, is_image_path, load_image
 from app.core.screening import Prepared, Screener
 
 # File names that are not valid UTF-8 (possible on Linux) are written back byte for byte, so the scan
@@ -70,7 +70,7 @@ def _looks_like_dicom_without_suffix(path: Path) -> bool:
         return False
     try:
         with open(path, "rb") as handle:
-            return handle.read(132)[128:] == b"DICM"
+            return has_dicom_preamble(handle.read(132))
     except OSError:
         return False
 
@@ -108,8 +108,7 @@ def read_done(csv_path: Path) -> set[str]:
 
 
 def _error_row(relative: str, exc: BaseException) -> ScanRow:
-    message = str(exc) if isinstance(exc, PneumoScanError) else f"Unexpected error ({type(exc).__name__}): {exc}"
-    return ScanRow(path=relative, status="error", error=" ".join(message.split()))  # one line per row
+    return ScanRow(path=relative, status="error", error=" ".join(describe_error(exc).split()))  # one line per row
 
 
 def _prepare(screener: Screener, path: Path, clahe: bool | None) -> Prepared:

@@ -134,7 +134,7 @@ class Screener:
         score, in_domain = None, True
         if self.gate is not None:
             score = float(self.gate.score(features)[0])
-            in_domain = bool(score <= self.gate.cutoff)
+            in_domain = bool(self.gate.in_domain(score))
             if not in_domain:
                 warnings = (f"Outside the model's domain: the image does not resemble the chest X-rays it was trained on "
                             f"(domain score {score:.1f} > cut-off {self.gate.cutoff:.1f}).",) + tuple(warnings)

@@ -23,17 +23,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 
-from app.core.errors import PneumoScanError
+from app.core.errors import PneumoScanError, describe_error
 from app.core.image_io import LoadedImage, load_image
-
-
-def describe_error(exc: BaseException) -> str:
-    """The engine's own message for its errors; a short, honest one for anything unexpected."""
-    if isinstance(exc, PneumoScanError):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "Not enough memory to process this image."
-    return f"Unexpected error ({type(exc).__name__}): {exc}"
 
 
 @dataclass
