@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -73,6 +75,27 @@ def test_columns_and_row_contents(test_screener, folder: Path, tmp_path: Path) -
     last = updates[-1]
     assert last.done == last.total == 8 and last.skipped == 0
     assert sum(len(u.rows) for u in updates) == 8
+
+
+@pytest.mark.parametrize(("threshold", "label"), [(0.5 + 4e-7, "PNEUMONIA"), (0.5 + 6e-7, "NORMAL")])
+def test_written_probability_and_threshold_agree_with_the_label(
+    test_model_path: Path, folder: Path, tmp_path: Path, threshold: float, label: str
+) -> None:
+    """The random model answers 0.5 within 1e-11: a threshold a hair above it is equal once rounded for the CSV."""
+    from app.core.model_card import read_card
+    from app.core.screening import Screener
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    shutil.copy(test_model_path, model_dir / test_model_path.name)
+    dataclasses.replace(read_card(test_model_path), threshold=threshold).save(model_dir)
+    out = tmp_path / "out.csv"
+    _scan(Screener(model_dir / test_model_path.name), folder, out)
+    good = [row for row in _read(out) if row["status"] != "error"]
+    assert len(good) == 7
+    for row in good:
+        assert row["prediction"] == label
+        assert (float(row["probability"]) >= float(row["threshold"])) == (label == "PNEUMONIA")
 
 
 def test_rows_match_single_predictions(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from app.core.errors import PneumoScanError, describe_error
 from app.core.image_io import has_dicom_preamble, is_image_path, load_image
-from app.core.screening import Prepared, Screener
+from app.core.screening import PROBABILITY_DIGITS, Prepared, Screener
 
 # File names that are not valid UTF-8 (possible on Linux) are written back byte for byte, so the scan
 # never dies on one and a resumed scan still recognises them.
@@ -45,8 +45,8 @@ class ScanRow:
             return "" if value is None else f"{value:.{digits}f}"
 
         return {
-            "path": self.path, "status": self.status, "probability": fmt(self.probability, 6),
-            "prediction": self.prediction, "threshold": fmt(self.threshold, 6), "model_version": self.model_version,
+            "path": self.path, "status": self.status, "probability": fmt(self.probability, PROBABILITY_DIGITS),
+            "prediction": self.prediction, "threshold": fmt(self.threshold, PROBABILITY_DIGITS), "model_version": self.model_version,
             "in_domain": "" if self.in_domain is None else str(self.in_domain).lower(),
             "domain_score": fmt(self.domain_score, 3), "warning": self.warning, "error": self.error,
         }

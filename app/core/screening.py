@@ -22,6 +22,7 @@ from app.core.resources import default_model_path
 
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 OUT_OF_DOMAIN = "outside the model's domain"
+PROBABILITY_DIGITS = 6  # decimals of the probability in the CSV, CLI and model card
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,9 @@ class Screener:
 
     def _prediction(self, logit: float, features: np.ndarray, warnings: tuple[str, ...], clahe: bool | None) -> Prediction:
         card = self.card
-        probability = float(_sigmoid(np.float64(logit) / card.temperature))
+        # Both rounded to the digits every report shows, so the written numbers always agree with the label.
+        probability = round(float(_sigmoid(np.float64(logit) / card.temperature)), PROBABILITY_DIGITS)
+        threshold = round(card.threshold, PROBABILITY_DIGITS)
         score, in_domain = None, True
         if self.gate is not None:
             score = float(self.gate.score(features)[0])
@@ -140,8 +143,8 @@ class Screener:
                             f"(domain score {score:.1f} > cut-off {self.gate.cutoff:.1f}).",) + tuple(warnings)
         return Prediction(
             probability=probability,
-            label=POSITIVE if probability >= card.threshold else NEGATIVE,
-            threshold=card.threshold,
+            label=POSITIVE if probability >= threshold else NEGATIVE,
+            threshold=threshold,
             logit=logit,
             model_version=card.version,
             clahe=self.preprocessing(clahe).clahe,
