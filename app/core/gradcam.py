@@ -29,11 +29,15 @@ def colormap_lut() -> np.ndarray:
     return cv2.applyColorMap(ramp, COLORMAP)[:, 0, ::-1].copy()
 
 
+def colorize(heatmap: np.ndarray) -> np.ndarray:
+    """Heat map values in [0, 1] -> RGB uint8 in the colours of `colormap_lut`."""
+    return cv2.cvtColor(cv2.applyColorMap((heatmap * 255).astype(np.uint8), COLORMAP), cv2.COLOR_BGR2RGB)
+
+
 def overlay(gray: np.ndarray, heatmap: np.ndarray, opacity: float = 0.4) -> np.ndarray:
     """Blend the heat map (values in [0, 1], same size as `gray`) over the image; returns RGB uint8."""
     if heatmap.shape != gray.shape:
         heatmap = upsample(heatmap, gray.shape)
-    heat_rgb = cv2.applyColorMap((heatmap * 255).astype(np.uint8), COLORMAP)[:, :, ::-1]
-    base_rgb = np.repeat(gray[:, :, None], 3, axis=2)
+    base_rgb = cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
     opacity = float(np.clip(opacity, 0.0, 1.0))
-    return cv2.addWeighted(base_rgb, 1.0 - opacity, heat_rgb, opacity, 0.0)
+    return cv2.addWeighted(base_rgb, 1.0 - opacity, colorize(heatmap), opacity, 0.0)

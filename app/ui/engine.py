@@ -9,8 +9,10 @@
   finished row in it.
 * An explain request carries an id; the worker skips requests that are older than the newest one
   (the user moved on), and the window drops any result whose id is not the one it waits for.
-* `ImageLoader` decodes files on a one-thread QThreadPool (queued, not-yet-started loads are dropped
-  when a newer one arrives), so an image appears even while the model is still loading.
+* `ImageLoader` decodes files and builds their view layers (plain and CLAHE) on a one-thread
+  QThreadPool (queued, not-yet-started loads are dropped when a newer one arrives), so an image
+  appears even while the model is still loading. The worker colours each Grad-CAM map on the engine
+  thread too, so the GUI thread only switches and blends finished layers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal,
 
 from app.core.errors import PneumoScanError, describe_error
 from app.core.image_io import LoadedImage, load_image
+from app.core.preprocessing import PreprocessConfig
+from app.ui.imaging import heat_layer, image_views
 
 
 @dataclass
@@ -65,7 +69,7 @@ class _Worker(QObject):
     model_loaded = Signal(object)  # ModelCard
     model_failed = Signal(str)
     warmed_up = Signal()
-    explained = Signal(int, object)  # request id, Explanation
+    explained = Signal(int, object, object)  # request id, Explanation, its heat layer (QImage)
     explain_failed = Signal(int, str)
     scan_progress = Signal(object, object)  # ScanJob, ScanUpdate
     scan_finished = Signal(object)  # ScanEnd
@@ -120,10 +124,11 @@ class _Worker(QObject):
             return
         try:
             explanation = self.screener.explain(image, None, explained_class)
+            heat = heat_layer(explanation.heatmap)
         except Exception as exc:  # noqa: BLE001
             self.explain_failed.emit(request, describe_error(exc))
             return
-        self.explained.emit(request, explanation)
+        self.explained.emit(request, explanation, heat)
 
     @Slot(object)
     def start_scan(self, job: ScanJob) -> None:
@@ -184,7 +189,7 @@ class Engine(QObject):
     model_loaded = Signal(object)  # ModelCard
     model_failed = Signal(str)
     warmed_up = Signal()
-    explained = Signal(int, object)
+    explained = Signal(int, object, object)  # request id, Explanation, its heat layer (QImage)
     explain_failed = Signal(int, str)
     scan_progress = Signal(object, object)
     scan_finished = Signal(object)
@@ -293,23 +298,23 @@ class Engine(QObject):
 
 
 class _LoadTask(QRunnable):
-    def __init__(self, relay: ImageLoader, request: int, path: Path) -> None:
+    def __init__(self, relay: ImageLoader, request: int, path: Path, config: PreprocessConfig) -> None:
         super().__init__()
-        self.relay, self.request, self.path = relay, request, path
+        self.relay, self.request, self.path, self.config = relay, request, path, config
 
     def run(self) -> None:
         try:
-            image = load_image(self.path)
+            views = image_views(load_image(self.path), self.config)
         except BaseException as exc:  # noqa: BLE001 - a corrupt file must never take the app down
             self.relay.failed.emit(self.request, str(self.path), describe_error(exc))
             return
-        self.relay.loaded.emit(self.request, str(self.path), image)
+        self.relay.loaded.emit(self.request, str(self.path), views)
 
 
 class ImageLoader(QObject):
-    """Decodes image files off the GUI thread, newest request first."""
+    """Decodes image files and builds their view layers off the GUI thread, newest request first."""
 
-    loaded = Signal(int, str, object)  # request, path, LoadedImage
+    loaded = Signal(int, str, object)  # request, path, ImageViews
     failed = Signal(int, str, str)  # request, path, message
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -317,9 +322,10 @@ class ImageLoader(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
 
-    def load(self, request: int, path: Path) -> None:
+    def load(self, request: int, path: Path, config: PreprocessConfig) -> None:
+        """`config`: the CLAHE settings for the view (the model card's, or the defaults until it loads)."""
         self._pool.clear()  # loads not started yet are stale now
-        self._pool.start(_LoadTask(self, request, Path(path)))
+        self._pool.start(_LoadTask(self, request, Path(path), config))
 
     def shutdown(self) -> None:
         self._pool.clear()

@@ -1,4 +1,9 @@
-"""The image viewer: full-resolution pixels, wheel zoom around the cursor, drag to pan, fit and 1:1."""
+"""The image viewer: full-resolution pixels, wheel zoom around the cursor, drag to pan, fit and 1:1.
+
+It shows two layers: the grayscale image and, above it, the coloured heat map at an opacity. Qt blends
+them while painting, at screen resolution, so the opacity slider costs nothing per step; `composite()`
+renders the same blend at full resolution (what `overlay` in the engine computes).
+"""
 
 from __future__ import annotations
 
@@ -21,8 +26,13 @@ class ImageViewer(QGraphicsView):
         self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
         self._scene.addItem(self._item)
+        self._heat_item = QGraphicsPixmapItem(self._item)  # a child: it follows the image's geometry
+        self._heat_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._heat_item.setVisible(False)
         self.setScene(self._scene)
         self._image: QImage | None = None
+        self._heat: QImage | None = None
+        self._pixmaps: dict[int, QPixmap] = {}  # by QImage.cacheKey(): the current file's layers, made once
         self._fit = True
         self._message = HINT
         self.setBackgroundBrush(QColor("#1e1e1e"))
@@ -40,27 +50,66 @@ class ImageViewer(QGraphicsView):
     # --- content -------------------------------------------------------------------------------
     @property
     def image(self) -> QImage | None:
-        """The QImage on screen (the full-resolution composite), None when empty."""
+        """The grayscale layer on screen (plain or CLAHE, full resolution), None when empty."""
         return self._image
+
+    @property
+    def heat(self) -> QImage | None:
+        """The heat map layer on screen, None when Grad-CAM is off or not computed yet."""
+        return self._heat
 
     def has_image(self) -> bool:
         return self._image is not None
 
+    def _pixmap(self, image: QImage) -> QPixmap:
+        key = image.cacheKey()
+        if key not in self._pixmaps:
+            self._pixmaps[key] = QPixmap.fromImage(image)
+        return self._pixmaps[key]
+
     def set_image(self, image: QImage, reset_view: bool = False) -> None:
         """Show `image`; keep zoom and pan unless `reset_view` (a new file) or the size changed."""
+        if reset_view:
+            self._pixmaps.clear()  # the previous file's layers
         size_changed = self._image is None or self._image.size() != image.size()
         self._image = image
-        self._item.setPixmap(QPixmap.fromImage(image))
+        self._item.setPixmap(self._pixmap(image))
         self._item.setVisible(True)
         self._scene.setSceneRect(QRectF(self._item.boundingRect()))
         if reset_view or size_changed:
             self.fit()
         self.viewport().update()
 
+    def set_overlay(self, heat: QImage | None, opacity: float) -> None:
+        """Blend `heat` (same size as the image) over it at `opacity`; None hides the overlay."""
+        if self._heat is not None and heat is not None and heat.cacheKey() != self._heat.cacheKey():
+            self._pixmaps.pop(self._heat.cacheKey(), None)  # a new explanation replaces the old map
+        self._heat = heat
+        if heat is not None:
+            self._heat_item.setPixmap(self._pixmap(heat))
+            self._heat_item.setOpacity(min(1.0, max(0.0, opacity)))
+        self._heat_item.setVisible(heat is not None)
+        self.viewport().update()
+
+    def composite(self) -> QImage | None:
+        """The layers as shown, blended at full resolution (RGB)."""
+        if self._image is None:
+            return None
+        result = QImage(self._image.size(), QImage.Format.Format_RGB32)
+        painter = QPainter(result)
+        painter.drawImage(0, 0, self._image)
+        if self._heat is not None:
+            painter.setOpacity(self._heat_item.opacity())
+            painter.drawImage(0, 0, self._heat)
+        painter.end()
+        return result
+
     def clear(self, message: str = HINT) -> None:
-        self._image = None
+        self._image, self._heat = None, None
+        self._pixmaps.clear()
         self._item.setPixmap(QPixmap())
         self._item.setVisible(False)
+        self._heat_item.setVisible(False)
         self._message = message
         self.resetTransform()
         self.viewport().update()

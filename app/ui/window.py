@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -26,12 +25,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.image_io import IMAGE_SUFFIXES, LoadedImage, is_image_path
-from app.core.preprocessing import PreprocessConfig, apply_clahe
+from app.core.preprocessing import PreprocessConfig
 from app.core.resources import default_model_path
 from app.core.screening import POSITIVE, Explanation
 from app.ui.about import AboutDialog
-from app.ui.engine import Engine, ImageLoader, ScanEnd
-from app.ui.imaging import gray_to_qimage, rgb_to_qimage
+from app.ui.engine import Engine, ImageLoader
+from app.ui.imaging import ImageViews, clahe_settings
 from app.ui.panel import PredictionPanel
 from app.ui.scan_panel import ScanPanel
 from app.ui.viewer import ImageViewer
@@ -64,11 +63,11 @@ class MainWindow(QMainWindow):
         self.current_path: Path | None = None
         self.image: LoadedImage | None = None
         self.explanation: Explanation | None = None
-        self._clahe_pixels: np.ndarray | None = None
+        self.views: ImageViews | None = None  # the image's plain and CLAHE layers
+        self.heat: QImage | None = None  # the explanation's coloured heat map layer
         self._load_request = 0
         self._loading = False
         self._explain_request: int | None = None
-        self._refresh_pending = False
         self._shut_down = False
 
         self.setWindowTitle("PneumoScan")
@@ -359,21 +358,26 @@ class MainWindow(QMainWindow):
         self._loading = True
         self._explain_request = None
         self.current_path = path
-        self.image, self.explanation, self._clahe_pixels = None, None, None
+        self.image, self.explanation, self.views, self.heat = None, None, None, None
         self.setWindowTitle(f"{path.name} \u2014 PneumoScan")
         self.panel.show_opening(path, self._position())
         self.statusBar().showMessage(f"Opening {path}\u2026")
         self.settings.setValue("paths/last_folder", str(path.parent))
-        self.loader.load(self._load_request, path)
+        self.loader.load(self._load_request, path, self._view_config())
         self._update_busy()
 
-    def _on_image_loaded(self, request: int, path: str, image: LoadedImage) -> None:
+    def _view_config(self) -> PreprocessConfig:
+        """The CLAHE settings of the view: the model card's once it has loaded, else the defaults."""
+        return self.engine.card.preprocessing if self.engine.card else PreprocessConfig()
+
+    def _on_image_loaded(self, request: int, path: str, views: ImageViews) -> None:
         if request != self._load_request:
             return  # the user has moved on
         self._loading = False
-        self.image = image
+        self.views, self.image = views, views.image
         self.settings.setValue("paths/last_file", path)
-        self.panel.show_image_info(Path(path), image.width, image.height, image.source_format, self._position())
+        self.panel.show_image_info(Path(path), self.image.width, self.image.height, self.image.source_format,
+                                   self._position())
         self.refresh_view(reset=True)
         self.image_shown.emit(path)
         focus = QApplication.focusWidget()
@@ -408,11 +412,11 @@ class MainWindow(QMainWindow):
         self._explain_request = self.engine.explain(self.image, self.panel.explained_class)
         self._update_busy()
 
-    def _on_explained(self, request: int, explanation: Explanation) -> None:
+    def _on_explained(self, request: int, explanation: Explanation, heat: QImage) -> None:
         if request != self._explain_request:
             return  # a result for an image (or class) the user has left
         self._explain_request = None
-        self.explanation = explanation
+        self.explanation, self.heat = explanation, heat
         p = explanation.prediction
         self.panel.show_prediction(explanation)
         if self.gradcam_action.isChecked():
@@ -448,6 +452,8 @@ class MainWindow(QMainWindow):
         self.panel.set_model_text(f"Model: {card.name} {card.version} \u00b7 threshold {card.threshold:.3f}")
         if self._explain_request is not None:
             self.panel.show_analysing(True)
+        if self.views is not None and self.views.clahe_settings != clahe_settings(card.preprocessing):
+            self._show_current()  # rebuild the CLAHE view with this model's settings
         self._update_busy()
 
     def _on_model_failed(self, message: str) -> None:
@@ -472,33 +478,15 @@ class MainWindow(QMainWindow):
 
     def _on_opacity(self, value: float) -> None:
         self.settings.setValue("view/opacity", value)
-        if self.gradcam_action.isChecked() and self.explanation is not None and not self._refresh_pending:
-            self._refresh_pending = True  # coalesce a slider drag into one recomposition per event-loop turn
-            QTimer.singleShot(0, self.refresh_view)
-
-    def view_pixels(self) -> np.ndarray | None:
-        """The grayscale the viewer starts from: the image as loaded, or with the engine's CLAHE."""
-        if self.image is None:
-            return None
-        if not self.clahe_action.isChecked():
-            return self.image.pixels
-        if self._clahe_pixels is None:
-            config = self.engine.card.preprocessing if self.engine.card else PreprocessConfig()
-            self._clahe_pixels = apply_clahe(self.image.pixels, config.clahe_clip_limit, config.clahe_tile_grid)
-        return self._clahe_pixels
+        if self.gradcam_action.isChecked() and self.heat is not None:
+            self.refresh_view()
 
     def refresh_view(self, reset: bool = False) -> None:
-        self._refresh_pending = False
-        gray = self.view_pixels()
-        if gray is None:
+        """Show the ready layers that the toggles ask for; nothing is computed here."""
+        if self.views is None:
             return
-        if self.gradcam_action.isChecked() and self.explanation is not None:
-            from app.core.gradcam import overlay  # TensorFlow is loaded by now (the engine thread did it)
-
-            qimage = rgb_to_qimage(overlay(gray, self.explanation.heatmap, self.panel.opacity))
-        else:
-            qimage = gray_to_qimage(gray)
-        self.viewer.set_image(qimage, reset_view=reset)
+        self.viewer.set_image(self.views.clahe if self.clahe_action.isChecked() else self.views.plain, reset_view=reset)
+        self.viewer.set_overlay(self.heat if self.gradcam_action.isChecked() else None, self.panel.opacity)
         self.view_updated.emit()
 
     def _update_busy(self) -> None:

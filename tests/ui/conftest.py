@@ -69,5 +69,6 @@ def scan_folder_small(tmp_path: Path) -> Path:
 def displayed(window) -> np.ndarray:  # noqa: ANN001
     from app.ui.imaging import qimage_to_rgb
 
-    assert window.viewer.image is not None
-    return qimage_to_rgb(window.viewer.image)
+    composite = window.viewer.composite()
+    assert composite is not None
+    return qimage_to_rgb(composite)

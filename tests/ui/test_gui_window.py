@@ -217,6 +217,23 @@ def test_gradcam_toggle_and_opacity_change_the_pixels(window, qtbot) -> None:  #
     assert "NORMAL" in window.panel.gradcam_note.text()
 
 
+def test_shown_blend_is_the_engines_overlay(window, qtbot) -> None:  # noqa: ANN001
+    """The viewer blends ready layers; at full resolution that must equal `overlay` from the engine."""
+    from app.core.gradcam import overlay
+    from app.core.preprocessing import apply_clahe
+
+    window.gradcam_action.setChecked(True)
+    window.clahe_action.setChecked(True)
+    open_and_wait(qtbot, window, PNEUMONIA_SAMPLE)
+    window.panel.set_opacity(0.7)
+    gray = apply_clahe(window.image.pixels, 2.0, 8)
+    expected = overlay(gray, window.explanation.heatmap, 0.7)
+    difference = np.abs(displayed(window).astype(int) - expected.astype(int))
+    assert difference.max() <= 2  # Qt blends with an 8-bit alpha
+    window.gradcam_action.setChecked(False)
+    assert np.array_equal(displayed(window)[:, :, 0], gray)
+
+
 def test_zoom_fit_and_actual_size(window, qtbot) -> None:  # noqa: ANN001
     from PySide6.QtCore import QPoint as Point
     from PySide6.QtGui import QWheelEvent
@@ -342,7 +359,7 @@ from app.core.image_io import load_image
 from app.ui.engine import Engine, ScanJob
 model, sample, folder, out = sys.argv[1:5]
 engine, results = Engine(), []
-engine.explained.connect(lambda r, x: results.append(x))
+engine.explained.connect(lambda r, x, heat: results.append(x))
 engine.explain_failed.connect(lambda r, m: results.append(m))
 engine.scan_finished.connect(results.append)
 engine.scan_failed.connect(lambda j, m: results.append(m))
