@@ -29,7 +29,9 @@ from app.core.preprocessing import PreprocessConfig
 from app.core.resources import default_model_path
 from app.core.screening import POSITIVE, Explanation
 from app.ui.about import AboutDialog
+from app import __version__
 from app.ui.engine import Engine, ImageLoader
+from app.ui.export import ViewExporter, describe_view, export_name
 from app.ui.imaging import ImageViews, clahe_settings
 from app.ui.panel import PredictionPanel
 from app.ui.scan_panel import ScanPanel
@@ -58,6 +60,7 @@ class MainWindow(QMainWindow):
         self.model_path = Path(model_path) if model_path else (screener.model_path if screener else default_model_path())
         self.engine = Engine(self)
         self.loader = ImageLoader(self)
+        self.exporter = ViewExporter(self)
         self._paths: list[Path] = []
         self._index = -1
         self.current_path: Path | None = None
@@ -156,6 +159,11 @@ class MainWindow(QMainWindow):
                                         "Open one or more X-ray images", SP.SP_DialogOpenButton)
         self.scan_action = self._action("Open &Folder to Scan\u2026", self.choose_scan_folder, ["Ctrl+Shift+O"],
                                         "Scan every image in a folder into a CSV", SP.SP_DirOpenIcon)
+        self.export_action = self._action(
+            "&Export View as PNG\u2026", self.choose_export_path, [QKeySequence.StandardKey.Save, "Ctrl+S"],
+            "Save the full-resolution image as shown (CLAHE and heat map as toggled), with the result written inside",
+            SP.SP_DialogSaveButton)
+        self.export_action.setEnabled(False)  # until an image is on screen
         self.quit_action = self._action("&Quit", self.close, [QKeySequence.StandardKey.Quit, "Ctrl+Q"])
         self.prev_action = self._action("&Previous Image", self.previous_image, ["Left", "PgUp"],
                                         "Previous image of the list", SP.SP_ArrowBack)
@@ -178,7 +186,7 @@ class MainWindow(QMainWindow):
         self.about_action = self._action("&About PneumoScan\u2026", self.show_about, [], "Model card and licence")
 
         file_menu = self.menuBar().addMenu("&File")
-        file_menu.addActions([self.open_action, self.scan_action])
+        file_menu.addActions([self.open_action, self.scan_action, self.export_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         view_menu = self.menuBar().addMenu("&View")
@@ -238,6 +246,8 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.loader.loaded.connect(self._on_image_loaded)
         self.loader.failed.connect(self._on_image_failed)
+        self.exporter.saved.connect(lambda path: self.statusBar().showMessage(f"Saved the view to {path}", 15000))
+        self.exporter.failed.connect(self._on_export_failed)
         self.engine.model_loaded.connect(self._on_model_loaded)
         self.engine.model_failed.connect(self._on_model_failed)
         self.engine.explained.connect(self._on_explained)
@@ -359,6 +369,7 @@ class MainWindow(QMainWindow):
         self._explain_request = None
         self.current_path = path
         self.image, self.explanation, self.views, self.heat = None, None, None, None
+        self.export_action.setEnabled(False)
         self.setWindowTitle(f"{path.name} \u2014 PneumoScan")
         self.panel.show_opening(path, self._position())
         self.statusBar().showMessage(f"Opening {path}\u2026")
@@ -487,7 +498,34 @@ class MainWindow(QMainWindow):
             return
         self.viewer.set_image(self.views.clahe if self.clahe_action.isChecked() else self.views.plain, reset_view=reset)
         self.viewer.set_overlay(self.heat if self.gradcam_action.isChecked() else None, self.panel.opacity)
+        self.export_action.setEnabled(True)
         self.view_updated.emit()
+
+    # --- export --------------------------------------------------------------------------------
+    def choose_export_path(self) -> None:
+        if self.views is None or self.current_path is None:
+            return
+        folder = self.settings.value("paths/last_export_folder", "", type=str) or str(self.current_path.parent)
+        name = export_name(self.current_path, self.viewer.heat is not None)
+        path, _ = QFileDialog.getSaveFileName(self, "Export the view as PNG", str(Path(folder) / name), "PNG image (*.png)")
+        if path:
+            self.export_view(Path(path) if path.lower().endswith(".png") else Path(path + ".png"))
+
+    def export_view(self, path: Path) -> None:
+        """Write the view as shown, at full resolution, on the exporter's thread."""
+        composite = self.viewer.composite()
+        if composite is None or self.current_path is None:
+            return
+        heat_shown = self.viewer.heat is not None
+        description = describe_view(self.current_path, self.explanation, self.clahe_action.isChecked(),
+                                    self.panel.opacity if heat_shown else None)
+        self.settings.setValue("paths/last_export_folder", str(Path(path).parent))
+        self.statusBar().showMessage(f"Saving the view to {path}\u2026")
+        self.exporter.export(composite, Path(path), description, f"PneumoScan {__version__}")
+
+    def _on_export_failed(self, _path: str, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+        self.error_shown.emit(message)
 
     def _update_busy(self) -> None:
         model_loading = not self.engine.ready and self.engine.error is None
@@ -542,6 +580,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.loader.shutdown()
+        self.exporter.shutdown()
         self.engine.shutdown()
 
     # test and benchmark helpers -----------------------------------------------------------------

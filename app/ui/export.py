@@ -1,0 +1,75 @@
+"""Export the view as a PNG: the full-resolution image as shown, with what it shows written inside.
+
+A figure for a report or a paper must say where it came from, so the PNG carries the model version,
+the result and the view settings as text chunks (`Description`, `Software`), which image viewers
+and `PIL.Image.open(path).text` show. Encoding a large PNG takes a second, so it runs on a worker
+thread; the file appears only when complete (written beside it, then renamed).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+from app.core.screening import Explanation
+
+
+def export_name(source: Path, heat_shown: bool) -> str:
+    """`chest.jpeg` -> `chest_gradcam.png` (overlay shown) or `chest_view.png`."""
+    return f"{source.stem}_{'gradcam' if heat_shown else 'view'}.png"
+
+
+def describe_view(source: Path, explanation: Explanation | None, clahe: bool, opacity: float | None) -> str:
+    """One line that says what the exported picture shows."""
+    parts = [f"Image: {source.name}", f"view: {'CLAHE' if clahe else 'as loaded'}"]
+    if explanation is not None:
+        p = explanation.prediction
+        parts.append(f"result: {p.display_label}, probability of pneumonia {p.probability:.3f} "
+                     f"(threshold {p.threshold:.3f}, model {p.model_version})")
+        if opacity is not None:
+            parts.append(f"Grad-CAM explaining {explanation.explained_class} at opacity {opacity:.2f}")
+    parts.append("research tool, not a medical device")
+    return "; ".join(parts)
+
+
+class _SaveTask(QRunnable):
+    def __init__(self, relay: ViewExporter, image: QImage, path: Path) -> None:
+        super().__init__()
+        self.relay, self.image, self.path = relay, image, path
+
+    def run(self) -> None:
+        partial = self.path.with_name(f".{self.path.name}.part")
+        try:
+            if not self.image.save(str(partial), "PNG"):
+                raise OSError("the file could not be written")
+            os.replace(partial, self.path)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            reason = exc.strerror or str(exc)
+            self.relay.failed.emit(str(self.path), f"Could not save {self.path}: {reason}. "
+                                                   "Choose a folder you can write to.")
+            return
+        self.relay.saved.emit(str(self.path))
+
+
+class ViewExporter(QObject):
+    """Writes PNGs on its own thread, one at a time."""
+
+    saved = Signal(str)  # path
+    failed = Signal(str, str)  # path, message
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+
+    def export(self, image: QImage, path: Path, description: str, software: str) -> None:
+        image.setText("Description", description)
+        image.setText("Software", software)
+        self._pool.start(_SaveTask(self, image, Path(path)))
+
+    def shutdown(self) -> None:
+        self._pool.waitForDone()  # a PNG being written is finished, not cut off
