@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("folder", type=Path)
     scan.add_argument("--out", type=Path, default=None, help="CSV to write (default: FOLDER_pneumoscan.csv beside the folder)")
     scan.add_argument("--recursive", action="store_true", help="include sub-folders")
-    scan.add_argument("--resume", action="store_true", help="keep the CSV's rows and skip the files already in it")
+    scan.add_argument("--resume", action="store_true", help="keep the CSV's finished rows, skip those files and try the ones with an error row again")
     scan.add_argument("--batch-size", type=int, default=16)
     _add_common(scan)
     return parser

@@ -129,16 +129,45 @@ def test_resume_skips_finished_files_and_drops_a_half_written_line(test_screener
     total = len(lines) - 1
     kept = b"".join(lines[:5])  # header and 4 rows ...
     out.write_bytes(kept + lines[5][:12])  # ... and a row cut off mid-write (a crash)
-    assert set(read_done(out)) == {row["path"] for row in _read(tmp_path / "out.csv")}  # after the cut
-    assert out.read_bytes() == kept
+    finished = b"".join(line for line in lines[:5] if b",error," not in line)  # broken.jpg's row is retried
+    assert len(finished.splitlines()) == 4
     updates = _scan(test_screener, folder, out, resume=True, batch_size=2)
-    assert updates[-1].skipped == 4 and updates[-1].total == total - 4 and updates[-1].done == total - 4
+    assert updates[-1].skipped == 3 and updates[-1].total == total - 3 and updates[-1].done == total - 3
     rows = _read(out)
     assert len(rows) == total and len({row["path"] for row in rows}) == total
-    assert out.read_bytes().startswith(kept)  # the finished rows are kept as they were
+    assert out.read_bytes().startswith(finished)  # the finished rows are kept as they were
     assert sorted(out.read_bytes().splitlines()) == sorted(complete.splitlines())  # nothing lost, nothing twice
-    again = _scan(test_screener, folder, out, resume=True)
-    assert again[-1].skipped == total and again[-1].total == 0 and out.read_bytes().startswith(kept)
+    after_retry = out.read_bytes()
+    again = _scan(test_screener, folder, out, resume=True)  # the error row is tried once more, nothing else
+    assert again[-1].skipped == total - 1 and again[-1].total == 1 and again[-1].rows[0].path == "broken.jpg"
+    assert sorted(out.read_bytes().splitlines()) == sorted(after_retry.splitlines())
+
+
+def test_resume_keeps_rows_as_written(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out.csv"
+    _scan(test_screener, folder, out)
+    finished = [row for row in _read(out) if row["status"] != "error"]
+    assert [row.to_csv() for row in read_done(out, "0.0.0-test")] == finished
+    assert "broken.jpg" not in out.read_text(encoding="utf-8")  # its error row is gone, to be retried
+
+
+def test_resume_refuses_results_of_another_model(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out.csv"
+    _scan(test_screener, folder, out)
+    before = out.read_bytes()
+    with pytest.raises(PneumoScanError, match=r"model 0\.0\.0-test, not of this model \(9\.9\)"):
+        read_done(out, "9.9")
+    assert out.read_bytes() == before  # untouched, error rows included
+
+
+def test_resume_refuses_a_damaged_row(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out.csv"
+    _scan(test_screener, folder, out)
+    text = out.read_text(encoding="utf-8").replace(",0.500000,", ",half,", 1)
+    out.write_text(text, encoding="utf-8")
+    with pytest.raises(PneumoScanError, match="damaged row"):
+        _scan(test_screener, folder, out, resume=True)
+    assert out.read_text(encoding="utf-8") == text
 
 
 def test_resume_after_a_half_written_header(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
@@ -170,8 +199,8 @@ def test_cancel_leaves_a_valid_csv_of_the_finished_rows(test_screener, folder: P
     assert _read(out) == [row.to_csv() for row in finished]
     assert out.read_bytes().endswith(b"\n")
     resumed = _scan(test_screener, folder, out, resume=True)
-    assert resumed[-1].skipped == 6 and resumed[-1].done == 2
-    assert [row["path"] for row in _read(out)] == [p.relative_to(folder).as_posix() for p in list_images(folder)]
+    assert resumed[-1].skipped == 5 and resumed[-1].done == 3  # broken.jpg's error row is tried again
+    assert sorted(row["path"] for row in _read(out)) == sorted(p.relative_to(folder).as_posix() for p in list_images(folder))
 
 
 def test_progress_updates(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001

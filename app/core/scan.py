@@ -2,13 +2,15 @@
 
 `scan_folder` is a generator of `ScanUpdate`s, so the command line prints progress from it and the
 GUI's worker forwards it to a progress bar; stopping the iteration (Ctrl-C, the Cancel button)
-leaves a valid CSV of everything finished, and `resume=True` later skips those files. Files are
+leaves a valid CSV of everything finished, and `resume=True` later skips those files (and tries
+the ones with an error row again). Files are
 decoded on a thread pool while the model runs on the previous batch.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,6 +53,19 @@ class ScanRow:
             "domain_score": fmt(self.domain_score, 3), "warning": self.warning, "error": self.error,
         }
 
+    @classmethod
+    def from_csv(cls, row: dict[str, str]) -> ScanRow:
+        """The inverse of `to_csv` (numbers as written, to 6 decimals)."""
+        def number(text: str) -> float | None:
+            return float(text) if text else None
+
+        return cls(
+            path=row["path"], status=row["status"], probability=number(row["probability"]),
+            prediction=row["prediction"], threshold=number(row["threshold"]), model_version=row["model_version"],
+            in_domain={"true": True, "false": False}.get(row["in_domain"]), domain_score=number(row["domain_score"]),
+            warning=row["warning"], error=row["error"],
+        )
+
 
 @dataclass(frozen=True)
 class ScanUpdate:
@@ -59,6 +74,7 @@ class ScanUpdate:
     total: int  # files this run will process (after skipping those already in a resumed CSV)
     skipped: int  # files skipped because the CSV already had them
     elapsed_s: float
+    resumed: tuple[ScanRow, ...] = ()  # a resumed scan's first update: the CSV's earlier finished rows
 
     @property
     def images_per_second(self) -> float:
@@ -90,21 +106,49 @@ def list_images(folder: Path, recursive: bool = False) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def read_done(csv_path: Path) -> set[str]:
-    """Paths already in a CSV from an earlier run; a half-written last line is cut off first."""
+def read_done(csv_path: Path, model_version: str) -> list[ScanRow]:
+    """The finished rows of an earlier run of `model_version` into `csv_path`, for `resume`.
+
+    A half-written last line (a crash) is cut off. Error rows are not finished: they are removed from
+    the file, so their files are tried again. A CSV of another format or another model is refused
+    (results of two models must not be mixed) and left untouched.
+    """
     if not csv_path.exists() or csv_path.stat().st_size == 0:
-        return set()
+        return []
     data = csv_path.read_bytes()
     if not data.endswith(b"\n"):
         with open(csv_path, "r+b") as handle:
             handle.truncate(data.rfind(b"\n") + 1)
         if data.rfind(b"\n") < 0:  # only a half-written header: start afresh
-            return set()
+            return []
     with open(csv_path, newline="", encoding=CSV_ENCODING, errors=CSV_ERRORS) as handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames is None or "path" not in reader.fieldnames:
-            raise PneumoScanError(f"{csv_path} is not a PneumoScan results file; choose another output to resume.")
-        return {row["path"] for row in reader}
+        if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
+            raise PneumoScanError(f"{csv_path} is not a PneumoScan results file of this version; "
+                                  "choose another output to resume.")
+        try:
+            rows = [ScanRow.from_csv(row) for row in reader]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PneumoScanError(f"{csv_path} has a damaged row (line {reader.line_num}); "
+                                  "choose another output to resume.") from exc
+    others = sorted({row.model_version for row in rows if row.model_version and row.model_version != model_version})
+    if others:
+        raise PneumoScanError(f"{csv_path} holds results of model {', '.join(others)}, not of this model "
+                              f"({model_version}); scan into a new CSV so that two models' results are not mixed.")
+    finished = [row for row in rows if row.status != "error"]
+    if len(finished) < len(rows):
+        _rewrite(csv_path, finished)
+    return finished
+
+
+def _rewrite(csv_path: Path, rows: list[ScanRow]) -> None:
+    """Replace the CSV by `rows` in one step, so a crash leaves either the old file or the new one."""
+    partial = csv_path.with_name(f".{csv_path.name}.part")
+    with open(partial, "w", newline="", encoding=CSV_ENCODING, errors=CSV_ERRORS) as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(row.to_csv() for row in rows)
+    os.replace(partial, csv_path)
 
 
 def _error_row(relative: str, exc: BaseException) -> ScanRow:
@@ -130,7 +174,8 @@ def scan_folder(
     folder, out_csv = Path(folder), Path(out_csv)
     if not folder.is_dir():
         raise PneumoScanError(f"Not a folder: {folder}")
-    done_before = read_done(out_csv) if resume else set()
+    finished_before = tuple(read_done(out_csv, screener.card.version)) if resume else ()
+    done_before = {row.path for row in finished_before}
     all_paths = list_images(folder, recursive)
     relative = {p: p.relative_to(folder).as_posix() for p in all_paths}
     paths = [p for p in all_paths if relative[p] not in done_before]
@@ -157,12 +202,13 @@ def scan_folder(
                 writer.writerows(row.to_csv() for row in rows)
                 handle.flush()
                 done += len(rows)
-                yield ScanUpdate(rows, done, len(paths), skipped, clock() - started)
+                yield ScanUpdate(rows, done, len(paths), skipped, clock() - started,
+                                 finished_before if index == 0 else ())
         finally:  # cancelled or interrupted: do not decode the next batch for nothing
             for future in pending:
                 future.cancel()
     if not batches:
-        yield ScanUpdate([], 0, 0, skipped, clock() - started)
+        yield ScanUpdate([], 0, 0, skipped, clock() - started, finished_before)
 
 
 def _finish_batch(

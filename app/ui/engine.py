@@ -37,6 +37,7 @@ class ScanJob:
     out_csv: Path
     recursive: bool = False
     batch_size: int = 16  # the CLI's default, so a GUI scan and a CLI scan give the same CSV
+    resume: bool = False  # keep the CSV's finished rows and scan only the rest (as the CLI's --resume)
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -140,7 +141,8 @@ class _Worker(QObject):
         if self.screener is None:
             self.scan_failed.emit(job, self.model_error)
             return
-        generator = scan_folder(self.screener, job.folder, job.out_csv, job.recursive, batch_size=job.batch_size)
+        generator = scan_folder(self.screener, job.folder, job.out_csv, job.recursive, job.resume,
+                                batch_size=job.batch_size)
         self._scan, self._last_update = (job, generator), None
         self._step.emit()
 

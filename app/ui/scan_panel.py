@@ -114,6 +114,9 @@ class ScanResultsModel(QAbstractTableModel):
         self.endInsertRows()
 
 
+RESUME, REPLACE = "resume", "replace"  # what to do with an existing results file
+
+
 class ScanPanel(QWidget):
     """Lives in the bottom dock of the main window."""
 
@@ -129,6 +132,7 @@ class ScanPanel(QWidget):
         self.batch_size = 16  # the CLI's default: same batches, same CSV
         self.job: ScanJob | None = None
         self._scanned_folder: Path | None = None
+        self._resumed = 0  # rows of a resumed scan kept from the earlier run
         self._csv_edited = False
         self.last_end: ScanEnd | None = None
 
@@ -251,12 +255,18 @@ class ScanPanel(QWidget):
             self.csv_edit.setText(path)
             self._csv_edited = True
 
-    def confirm_overwrite(self, csv: Path) -> bool:
-        """Asked when the CSV exists (tests replace this method)."""
-        answer = QMessageBox.question(
-            self, "Replace results?", f"{csv} already exists. Replace it with this scan's results?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+    def ask_existing(self, csv: Path) -> str | None:
+        """Asked when the CSV exists: RESUME, REPLACE or None (do not scan). Tests replace this method."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Results file exists",
+                          f"{csv} already exists.", QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText("Resume keeps its finished rows and scans only the files not in it yet "
+                               "(files with an error row are tried again). Replace scans every file again "
+                               "and overwrites it.")
+        resume = box.addButton("Resume", QMessageBox.ButtonRole.AcceptRole)
+        replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(resume)
+        box.exec()
+        return {resume: RESUME, replace: REPLACE}.get(box.clickedButton())
 
     # --- run -----------------------------------------------------------------------------------
     @property
@@ -276,12 +286,14 @@ class ScanPanel(QWidget):
             return False
         csv_text = self.csv_edit.text().strip()
         csv = Path(csv_text).expanduser() if csv_text else default_scan_csv(folder)
-        if csv.exists() and not self.confirm_overwrite(csv):
+        choice = self.ask_existing(csv) if csv.exists() else REPLACE
+        if choice is None:
             return False
         self.settings.setValue("scan/folder", str(folder))
         self.settings.setValue("scan/recursive", self.recursive_check.isChecked())
-        self.job = ScanJob(folder, csv, self.recursive_check.isChecked(), self.batch_size)
+        self.job = ScanJob(folder, csv, self.recursive_check.isChecked(), self.batch_size, resume=choice == RESUME)
         self._scanned_folder = folder
+        self._resumed = 0
         self.last_end = None
         self.model.clear()
         self.progress.setTextVisible(True)
@@ -311,7 +323,8 @@ class ScanPanel(QWidget):
     def _on_progress(self, job: ScanJob, update: ScanUpdate) -> None:
         if job is not self.job:
             return
-        self.model.append(update.rows)
+        self._resumed += len(update.resumed)
+        self.model.append(list(update.resumed) + update.rows)
         self.progress.setRange(0, max(1, update.total))
         self.progress.setValue(update.done)
         if not job.cancel.is_set():
@@ -337,8 +350,10 @@ class ScanPanel(QWidget):
             text = "Cancelled before the first batch: no image was scanned"
             self.summary_label.setText(f"{text}; {end.job.out_csv} was not written.")
         else:
-            head = (f"Cancelled after {len(rows)} of {end.total} images" if end.cancelled
+            head = (f"Cancelled after {end.done} of {end.total} images" if end.cancelled
                     else f"Done: {len(rows)} images scanned")
+            if self._resumed:
+                head += f" ({self._resumed} kept from the earlier scan)"
             text = f"{head}: {flagged} flagged PNEUMONIA, {errors} errors, {warnings} with warnings"
             if outside:
                 text += f", {outside} {OUT_OF_DOMAIN}"

@@ -116,3 +116,49 @@ def test_an_image_opened_during_a_scan_is_predicted_between_batches(window, qtbo
     assert not finished.args[0].cancelled
     assert len((tmp_path / "during.csv").read_text(encoding="utf-8").splitlines()) == 1 + 6
     assert window.prediction is not None
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_an_existing_csv_can_be_resumed_replaced_or_left_alone(window, qtbot, scan_folder_small: Path,  # noqa: ANN001
+                                                             tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from app.ui.scan_panel import REPLACE, RESUME
+
+    panel = window.scan_panel
+    out = tmp_path / "results.csv"
+    panel.set_folder(scan_folder_small, out)
+    with qtbot.waitSignal(panel.finished, timeout=TIMEOUT):
+        assert panel.start()
+    complete = _rows(out)
+    assert len(complete) == 5
+    # an earlier scan that stopped after two files, one of them the unreadable one
+    earlier = [r for r in complete if r["status"] == "error"] + [r for r in complete if r["status"] != "error"][:1]
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(earlier)
+    shortened = out.read_bytes()
+
+    monkeypatch.setattr(panel, "ask_existing", lambda _csv: None)
+    assert not panel.start() and not panel.running
+    assert out.read_bytes() == shortened  # left alone
+
+    monkeypatch.setattr(panel, "ask_existing", lambda _csv: RESUME)
+    with qtbot.waitSignal(panel.finished, timeout=TIMEOUT) as blocker:
+        assert panel.start()
+    end = blocker.args[0]
+    assert end.done == end.total == 4  # three new files and the one with an error row, tried again
+    resumed = _rows(out)
+    assert sorted(r["path"] for r in resumed) == sorted(r["path"] for r in complete)
+    assert sorted(map(tuple, (r.values() for r in resumed))) == sorted(map(tuple, (r.values() for r in complete)))
+    assert panel.proxy.rowCount() == 5  # the kept row is in the table too
+    assert "(1 kept from the earlier scan)" in panel.summary_label.text()
+
+    monkeypatch.setattr(panel, "ask_existing", lambda _csv: REPLACE)
+    with qtbot.waitSignal(panel.finished, timeout=TIMEOUT) as blocker:
+        assert panel.start()
+    assert blocker.args[0].done == 5 and _rows(out) == complete  # every file again, in sorted order
+    assert "kept from the earlier scan" not in panel.summary_label.text()
