@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import __version__
 from app.core.image_io import IMAGE_SUFFIXES, LoadedImage, is_image_path
 from app.core.preprocessing import PreprocessConfig
 from app.core.resources import default_model_path
 from app.core.screening import POSITIVE, Explanation
 from app.ui.about import AboutDialog
-from app import __version__
 from app.ui.engine import Engine, ImageLoader
 from app.ui.export import ViewExporter, describe_view, export_name
 from app.ui.imaging import ImageViews, clahe_settings

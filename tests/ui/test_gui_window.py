@@ -197,6 +197,29 @@ def test_clahe_changes_the_view_not_the_prediction(window, qtbot) -> None:  # no
     assert np.array_equal(displayed(window), before)
 
 
+def test_clahe_view_uses_the_model_cards_settings(make_window, test_model_path: Path, qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """An image opened while the model loads gets the default CLAHE view, rebuilt with the card's once it is known."""
+    import dataclasses
+    import shutil
+
+    from app.core.model_card import read_card
+    from app.core.preprocessing import apply_clahe
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    shutil.copy(test_model_path, model_dir / test_model_path.name)
+    card = read_card(test_model_path)
+    dataclasses.replace(card, preprocessing=dataclasses.replace(card.preprocessing, clahe_clip_limit=6.0)).save(model_dir)
+    window = make_window(model_path=model_dir / test_model_path.name, wait=False)
+    window.gradcam_action.setChecked(False)
+    window.clahe_action.setChecked(True)
+    window.open_paths([NORMAL_SAMPLE])
+    qtbot.waitUntil(lambda: window.engine.ready and window.views is not None, timeout=TIMEOUT)
+    assert window.views.clahe_settings == (6.0, 8)
+    assert np.array_equal(displayed(window)[:, :, 0], apply_clahe(window.image.pixels, 6.0, 8))
+    assert not np.array_equal(displayed(window)[:, :, 0], apply_clahe(window.image.pixels, 2.0, 8))
+
+
 def test_gradcam_toggle_and_opacity_change_the_pixels(window, qtbot) -> None:  # noqa: ANN001
     window.gradcam_action.setChecked(False)
     open_and_wait(qtbot, window, PNEUMONIA_SAMPLE)
