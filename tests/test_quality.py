@@ -41,3 +41,43 @@ def test_bundled_originals_raise_no_quality_warning(originals_dir) -> None:
     flagged = {p.name: quality_warnings(load_image(p)) for p in sorted(originals_dir.rglob("*.jpeg"))}
     assert len(flagged) == 100
     assert {name: w for name, w in flagged.items() if w} == {}
+
+
+def _dicom_image(**header: str) -> LoadedImage:
+    fields = {"modality": "CR", "body_part": "CHEST", "view_position": "AP", "patient_age": "003Y"} | header
+    return LoadedImage(_chest_like().astype(np.uint8), "DICOM", 12, 1, 0.0, **fields)
+
+
+def test_a_dicom_like_the_training_data_gets_no_warning() -> None:
+    assert quality_warnings(_dicom_image()) == []
+    assert quality_warnings(_dicom_image(modality="DX", body_part="", view_position="PA", patient_age="")) == []
+    assert quality_warnings(_dicom_image(patient_age="012M")) == []  # one year old
+    assert quality_warnings(_dicom_image(patient_age="005Y")) == []  # up to the sixth birthday
+
+
+@pytest.mark.parametrize("header, expected", [
+    ({"modality": "CT"}, "DICOM modality CT: not a projection radiograph"),
+    ({"modality": "MR"}, "DICOM modality MR"),
+    ({"body_part": "KNEE"}, "Body part examined: KNEE"),
+    ({"view_position": "LL"}, "Lateral view (LL)"),
+    ({"patient_age": "045Y"}, "Patient age 45 years: the model was trained on children aged 1 to 5"),
+    ({"patient_age": "006M"}, "Patient age 6 months"),
+    ({"patient_age": "001W"}, "Patient age 1 week:"),
+    ({"patient_age": "006Y"}, "Patient age 6 years"),
+])
+def test_each_dicom_header_check_names_its_problem(header: dict[str, str], expected: str) -> None:
+    warnings = quality_warnings(_dicom_image(**header))
+    assert len(warnings) == 1 and expected in warnings[0], warnings
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR CS")  # lower case, as some devices write it
+def test_header_facts_are_read_from_the_file(tmp_path) -> None:  # noqa: ANN001
+    from tests.test_image_io import make_dicom
+
+    pixels = (_chest_like() * 16).astype(np.uint16)
+    path = tmp_path / "adult_lateral.dcm"
+    path.write_bytes(make_dicom(pixels, Modality="CR", BodyPartExamined="chest ", ViewPosition="LL", PatientAge="045Y"))
+    image = load_image(path)
+    assert (image.modality, image.body_part, image.view_position, image.patient_age) == ("CR", "CHEST", "LL", "045Y")
+    warnings = quality_warnings(image)
+    assert [w.split(" ")[0] for w in warnings] == ["Lateral", "Patient"]

@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -247,3 +248,19 @@ def test_all_originals_scan_ok(test_screener, originals_dir: Path, tmp_path: Pat
     flagged = {row["path"]: row["warning"] or row["error"] for row in rows if row["status"] != "ok"}
     assert not flagged, f"originals with warnings or errors: {flagged}"
     assert all(0 <= float(row["probability"]) <= 1 for row in rows)
+
+
+def test_a_dicom_header_outside_the_training_data_makes_a_warning_row(test_screener, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.test_image_io import make_dicom
+
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    pixels = xray_like(256, 256, 3).astype(np.uint16) * 16
+    (folder / "child.dcm").write_bytes(make_dicom(pixels, Modality="DX", ViewPosition="AP", PatientAge="004Y"))
+    (folder / "adult.dcm").write_bytes(make_dicom(pixels, Modality="DX", ViewPosition="AP", PatientAge="045Y"))
+    out = tmp_path / "out.csv"
+    _scan(test_screener, folder, out)
+    rows = {row["path"]: row for row in _read(out)}
+    assert rows["child.dcm"]["status"] == "ok" and rows["child.dcm"]["warning"] == ""
+    assert rows["adult.dcm"]["status"] == "warning" and rows["adult.dcm"]["probability"] != ""
+    assert "Patient age 45 years: the model was trained on children aged 1 to 5 years." in rows["adult.dcm"]["warning"]

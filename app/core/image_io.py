@@ -12,6 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -47,6 +48,9 @@ class LoadedImage:
     source_channels: int  # 1, 3 or 4 before the grayscale conversion
     colour_deviation: float  # mean |channel - gray| in 8-bit units; 0 for a grayscale source
     modality: str = ""  # DICOM Modality (e.g. "CR", "DX", "CT"); empty for other formats
+    body_part: str = ""  # DICOM BodyPartExamined (e.g. "CHEST"); empty when absent
+    view_position: str = ""  # DICOM ViewPosition (e.g. "AP", "PA", "LL")
+    patient_age: str = ""  # DICOM PatientAge as stored, nnnD/W/M/Y (e.g. "003Y")
 
     @property
     def height(self) -> int:
@@ -246,7 +250,13 @@ def _load_dicom(data: bytes) -> LoadedImage:
     if gray.ndim != 2:
         raise UnsupportedDicomError(f"Unexpected DICOM pixel layout {array.shape}.")
     bits = int(getattr(ds, "BitsStored", 8 * array.dtype.itemsize) or 8)
-    return LoadedImage(np.ascontiguousarray(gray), "DICOM", bits, channels, colour, str(getattr(ds, "Modality", "")))
+    return LoadedImage(np.ascontiguousarray(gray), "DICOM", bits, channels, colour, _text(ds, "Modality"),
+                       _text(ds, "BodyPartExamined"), _text(ds, "ViewPosition"), _text(ds, "PatientAge"))
+
+
+def _text(ds: Any, keyword: str) -> str:
+    """A header string, upper case and trimmed; empty when absent (de-identified files drop many)."""
+    return str(ds.get(keyword, "") or "").strip().upper()
 
 
 def _voi_output_range(ds: object) -> tuple[float, float] | None:

@@ -2,9 +2,13 @@
 
 They catch what the model would happily score anyway: blank or burned-out frames, flat contrast,
 photographs, strips and thumbnails. Thresholds leave every image of the bundled originals unflagged.
+A DICOM header also says what the pixels cannot: the modality, the body part, a lateral view, and
+the patient's age, while the model knows only frontal chest radiographs of children aged 1 to 5.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -16,6 +20,11 @@ MAX_SATURATED = 0.5  # share of pixels at >= 250
 MAX_COLOUR_DEVIATION = 6.0  # mean |channel - gray|; JPEG noise on gray images stays below 2
 MAX_ASPECT = 2.5
 LOW_RESOLUTION = 200
+RADIOGRAPHY = {"CR", "DX", "DR", "RG"}  # DICOM modalities of projection radiographs
+CHEST_WORDS = ("CHEST", "THORAX", "LUNG")
+LATERAL_VIEWS = {"LL", "RL", "LLD", "RLD", "LAT", "LATERAL"}
+TRAINED_AGES_YEARS = (1.0, 6.0)  # Kermany: children aged 1 to 5 (up to the 6th birthday)
+AGE_UNITS = {"D": (365.25, "day"), "W": (52.18, "week"), "M": (12.0, "month"), "Y": (1.0, "year")}
 
 
 def quality_warnings(image: LoadedImage) -> list[str]:
@@ -43,4 +52,24 @@ def quality_warnings(image: LoadedImage) -> list[str]:
         warnings.append(f"Extreme aspect ratio ({image.width} x {image.height}): a chest radiograph is close to square.")
     if min(image.width, image.height) < LOW_RESOLUTION:
         warnings.append(f"Low resolution ({image.width} x {image.height} pixels): fine detail is lost.")
+    return warnings + header_warnings(image)
+
+
+def header_warnings(image: LoadedImage) -> list[str]:
+    """What the DICOM header says is outside the training data (nothing for other formats)."""
+    warnings: list[str] = []
+    if image.modality and image.modality not in RADIOGRAPHY:
+        warnings.append(f"DICOM modality {image.modality}: not a projection radiograph (CR or DX); "
+                        "the model knows chest X-rays only.")
+    if image.body_part and not any(word in image.body_part for word in CHEST_WORDS):
+        warnings.append(f"Body part examined: {image.body_part}; the model knows chest X-rays only.")
+    if image.view_position in LATERAL_VIEWS:
+        warnings.append(f"Lateral view ({image.view_position}); the model was trained on frontal "
+                        "(anterior-posterior) views.")
+    age = re.fullmatch(r"(\d{3})([DWMY])", image.patient_age)
+    if age:
+        count, (per_year, unit) = int(age.group(1)), AGE_UNITS[age.group(2)]
+        if not TRAINED_AGES_YEARS[0] <= count / per_year < TRAINED_AGES_YEARS[1]:
+            warnings.append(f"Patient age {count} {unit}{'s' if count != 1 else ''}: the model was trained on "
+                            "children aged 1 to 5 years.")
     return warnings
