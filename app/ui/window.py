@@ -34,6 +34,7 @@ from app.ui.engine import Engine, ImageLoader
 from app.ui.export import ViewExporter, describe_view, export_name
 from app.ui.imaging import ImageViews, clahe_settings
 from app.ui.panel import PredictionPanel
+from app.ui.recent import RecentFilesMenu
 from app.ui.scan_panel import ScanPanel
 from app.ui.viewer import ImageViewer
 
@@ -186,7 +187,11 @@ class MainWindow(QMainWindow):
         self.about_action = self._action("&About PneumoScan\u2026", self.show_about, [], "Model card and licence")
 
         file_menu = self.menuBar().addMenu("&File")
-        file_menu.addActions([self.open_action, self.scan_action, self.export_action])
+        file_menu.addAction(self.open_action)
+        self.recent_menu = RecentFilesMenu(self.settings, self)
+        self.recent_menu.open_requested.connect(lambda path: self.open_paths([path]))
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addActions([self.scan_action, self.export_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         view_menu = self.menuBar().addMenu("&View")
@@ -387,6 +392,7 @@ class MainWindow(QMainWindow):
         self._loading = False
         self.views, self.image = views, views.image
         self.settings.setValue("paths/last_file", path)
+        self.recent_menu.add(Path(path))
         self.panel.show_image_info(Path(path), self.image.width, self.image.height, self.image.source_format,
                                    self._position())
         self.refresh_view(reset=True)

@@ -305,6 +305,32 @@ def test_settings_persist_across_a_restart(make_window, test_screener, gui_setti
     assert second.current_path == PNEUMONIA_SAMPLE
 
 
+def test_open_recent_lists_the_last_files_across_a_restart(make_window, test_screener, qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    import shutil
+
+    gone = tmp_path / "moved_away.jpeg"
+    shutil.copy(NORMAL_SAMPLE, gone)
+    first = make_window(screener=test_screener)
+    for path in (gone, NORMAL_SAMPLE, PNEUMONIA_SAMPLE, NORMAL_SAMPLE):  # the repeat moves to the top
+        open_and_wait(qtbot, first, path)
+    assert first.recent_menu.paths() == [NORMAL_SAMPLE, PNEUMONIA_SAMPLE, gone]
+    first.close()
+    gone.unlink()
+
+    second = make_window(screener=test_screener)
+    menu = second.recent_menu
+    menu.aboutToShow.emit()  # what opening File > Open Recent does
+    entries = [a for a in menu.actions() if not a.isSeparator()]
+    assert [a.text() for a in entries[:3]] == [f"&1 {NORMAL_SAMPLE.name}", f"&2 {PNEUMONIA_SAMPLE.name}", f"&3 {gone.name}"]
+    assert [a.isEnabled() for a in entries[:3]] == [True, True, False]  # a file no longer there is not offered
+    with qtbot.waitSignal(second.prediction_shown, timeout=TIMEOUT):
+        entries[1].trigger()
+    assert second.current_path == PNEUMONIA_SAMPLE
+    assert menu.paths()[0] == PNEUMONIA_SAMPLE
+    menu.actions()[-1].trigger()  # Clear Menu
+    assert menu.paths() == [] and [a.text() for a in menu.actions()] == ["&Clear Menu"]
+
+
 def test_missing_model_is_reported_and_images_still_open(make_window, tmp_path: Path, qtbot) -> None:  # noqa: ANN001
     window = make_window(model_path=tmp_path / "missing.keras")
     assert window.engine.error and "Model file not found" in window.engine.error
