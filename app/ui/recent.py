@@ -40,9 +40,8 @@ class RecentFilesMenu(QMenu):
     def rebuild(self) -> None:
         self.clear()
         paths = self.paths()
-        for number, path in enumerate(paths, start=1):
-            prefix = f"&{number % 10} " if number <= 10 else ""
-            action = self.addAction(f"{prefix}{path.name}")
+        for number, path in enumerate(paths, start=1):  # mnemonics 1 .. 9, 0
+            action = self.addAction(f"&{number % 10} {path.name}")
             action.setToolTip(str(path))
             action.setStatusTip(str(path) if path.exists() else f"{path} (no longer there)")
             action.setEnabled(path.exists())
