@@ -3,6 +3,7 @@ rows arrive in a sortable table, cancel between batches, open any row in the vie
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from PySide6.QtGui import QBrush, QColor, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -117,6 +119,32 @@ class ScanResultsModel(QAbstractTableModel):
 RESUME, REPLACE = "resume", "replace"  # what to do with an existing results file
 
 
+# What the "Show" box can narrow the table to: a name and a test of one row.
+ROW_FILTERS: dict[str, Callable[[ScanRow], bool]] = {
+    "All results": lambda row: True,
+    "Flagged PNEUMONIA": lambda row: row.status != "error" and row.prediction == POSITIVE,
+    "With warnings": lambda row: row.status == "warning",
+    "Errors": lambda row: row.status == "error",
+}
+
+
+class ScanResultsFilter(QSortFilterProxyModel):
+    """Sorts by the model's sort keys and shows the rows that the chosen filter accepts."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.accepts = ROW_FILTERS["All results"]
+        self.setSortRole(Qt.ItemDataRole.UserRole)
+        self.setDynamicSortFilter(True)
+
+    def set_filter(self, name: str) -> None:
+        self.accepts = ROW_FILTERS[name]
+        self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        return bool(self.accepts(self.sourceModel().rows[source_row]))
+
+
 class ScanPanel(QWidget):
     """Lives in the bottom dock of the main window."""
 
@@ -160,10 +188,11 @@ class ScanPanel(QWidget):
         self.open_csv_button.setEnabled(False)
 
         self.model = ScanResultsModel(self)
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = ScanResultsFilter(self)
         self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
-        self.proxy.setDynamicSortFilter(True)
+        self.show_combo = QComboBox()
+        self.show_combo.addItems(list(ROW_FILTERS))
+        self.show_combo.setToolTip("Show only some of the results (the CSV keeps them all)")
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -199,6 +228,10 @@ class ScanPanel(QWidget):
         progress_row.addWidget(self.progress_label)
         summary_row = QHBoxLayout()
         summary_row.addWidget(self.summary_label, 1)
+        show_label = QLabel("&Show")
+        show_label.setBuddy(self.show_combo)
+        summary_row.addWidget(show_label)
+        summary_row.addWidget(self.show_combo)
         summary_row.addWidget(self.open_csv_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
@@ -214,6 +247,7 @@ class ScanPanel(QWidget):
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.open_csv_button.clicked.connect(self._open_csv)
+        self.show_combo.currentTextChanged.connect(self.proxy.set_filter)
         self.table.activated.connect(self._open_row)
         self.table.clicked.connect(self._open_row)
         # arrow keys in the table open the row they land on, too

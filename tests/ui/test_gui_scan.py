@@ -162,3 +162,29 @@ def test_an_existing_csv_can_be_resumed_replaced_or_left_alone(window, qtbot, sc
         assert panel.start()
     assert blocker.args[0].done == 5 and _rows(out) == complete  # every file again, in sorted order
     assert "kept from the earlier scan" not in panel.summary_label.text()
+
+
+def test_show_box_narrows_the_table_and_the_csv_keeps_everything(window, qtbot, scan_folder_small: Path,  # noqa: ANN001
+                                                                 tmp_path: Path) -> None:
+    from app.ui.scan_panel import ROW_FILTERS
+
+    panel = window.scan_panel
+    out = tmp_path / "all.csv"
+    panel.set_folder(scan_folder_small, out)
+    with qtbot.waitSignal(panel.finished, timeout=TIMEOUT):
+        assert panel.start()
+    rows = _rows(out)
+    shown = {}
+    for name in ROW_FILTERS:
+        panel.show_combo.setCurrentText(name)
+        shown[name] = sorted(panel.proxy.index(r, 0).data() for r in range(panel.proxy.rowCount()))
+    assert shown["All results"] == sorted(r["path"] for r in rows)
+    assert shown["Errors"] == ["broken.jpeg"]
+    assert shown["Flagged PNEUMONIA"] == sorted(r["path"] for r in rows if r["prediction"] == "PNEUMONIA")
+    assert shown["With warnings"] == sorted(r["path"] for r in rows if r["status"] == "warning")
+    panel.show_combo.setCurrentText("Errors")
+    with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT):  # a click opens the row shown: the broken file
+        panel.table.clicked.emit(panel.proxy.index(0, 0))
+    assert window.current_path == scan_folder_small / "broken.jpeg"
+    assert window._paths == [scan_folder_small / "broken.jpeg"]  # stepping stays within the rows shown
+    assert len(_rows(out)) == 5
