@@ -123,16 +123,22 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _scan_small_folder(window, qtbot, folder: Path, out: Path) -> list[dict[str, str]]:  # noqa: ANN001
+    """Scan `folder` from the panel into `out` and return the CSV's rows."""
+    panel = window.scan_panel
+    panel.set_folder(folder, out)
+    with qtbot.waitSignal(panel.finished, timeout=TIMEOUT):
+        assert panel.start()
+    return _rows(out)
+
+
 def test_an_existing_csv_can_be_resumed_replaced_or_left_alone(window, qtbot, scan_folder_small: Path,  # noqa: ANN001
                                                              tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     from app.ui.scan_panel import REPLACE, RESUME
 
     panel = window.scan_panel
     out = tmp_path / "results.csv"
-    panel.set_folder(scan_folder_small, out)
-    with qtbot.waitSignal(panel.finished, timeout=TIMEOUT):
-        assert panel.start()
-    complete = _rows(out)
+    complete = _scan_small_folder(window, qtbot, scan_folder_small, out)
     assert len(complete) == 5
     # an earlier scan that stopped after two files, one of them the unreadable one
     earlier = [r for r in complete if r["status"] == "error"] + [r for r in complete if r["status"] != "error"][:1]
@@ -170,10 +176,7 @@ def test_show_box_narrows_the_table_and_the_csv_keeps_everything(window, qtbot, 
 
     panel = window.scan_panel
     out = tmp_path / "all.csv"
-    panel.set_folder(scan_folder_small, out)
-    with qtbot.waitSignal(panel.finished, timeout=TIMEOUT):
-        assert panel.start()
-    rows = _rows(out)
+    rows = _scan_small_folder(window, qtbot, scan_folder_small, out)
     shown = {}
     for name in ROW_FILTERS:
         panel.show_combo.setCurrentText(name)
