@@ -72,7 +72,7 @@ def _predict(args: argparse.Namespace) -> int:
             print(json.dumps(record) if args.json else f"{path}: ERROR {exc}")
             continue
         if args.json:
-            print(json.dumps({"path": str(path), "status": p.status, "probability": round(p.probability, 6),
+            print(json.dumps({"path": str(path), "status": p.status, "probability": p.probability,
                               "prediction": p.label, "threshold": p.threshold, "in_domain": p.in_domain,
                               "domain_score": p.domain_score, "warnings": list(p.warnings),
                               "model_version": p.model_version}))
