@@ -3,8 +3,8 @@
 `scan_folder` is a generator of `ScanUpdate`s, so the command line prints progress from it and the
 GUI's worker forwards it to a progress bar; stopping the iteration (Ctrl-C, the Cancel button)
 leaves a valid CSV of everything finished, and `resume=True` later skips those files (and tries
-the ones with an error row again). Files are
-decoded on a thread pool while the model runs on the previous batch.
+the ones with an error row again). Files are decoded on a thread pool while the model runs on the
+previous batch.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from app.core.resources import default_model_path
 
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 OUT_OF_DOMAIN = "outside the model's domain"
-PROBABILITY_DIGITS = 6  # decimals of the probability in the CSV, CLI and model card
+PROBABILITY_DIGITS = 6  # decimals of the probability and threshold that the CSV and the CLI report
 
 
 @dataclass(frozen=True)

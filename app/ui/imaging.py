@@ -56,9 +56,8 @@ def clahe_settings(config: PreprocessConfig) -> tuple[float, int]:
 
 def image_views(image: LoadedImage, config: PreprocessConfig) -> ImageViews:
     """Both view layers of `image` (about 15 ms for a 5-megapixel X-ray; run it off the GUI thread)."""
-    clip_limit, tile_grid = clahe_settings(config)
-    return ImageViews(image, gray_to_qimage(image.pixels), gray_to_qimage(apply_clahe(image.pixels, clip_limit, tile_grid)),
-                      (clip_limit, tile_grid))
+    settings = clahe_settings(config)
+    return ImageViews(image, gray_to_qimage(image.pixels), gray_to_qimage(apply_clahe(image.pixels, *settings)), settings)
 
 
 def heat_layer(heatmap: np.ndarray) -> QImage:

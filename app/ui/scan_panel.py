@@ -372,9 +372,8 @@ class ScanPanel(QWidget):
         self.last_end = end
         self._set_running(False)
         rows = self.model.rows
-        flagged = sum(r.prediction == POSITIVE and r.status != "error" for r in rows)
-        errors = sum(r.status == "error" for r in rows)
-        warnings = sum(r.status == "warning" for r in rows)
+        flagged, warnings, errors = (sum(map(ROW_FILTERS[name], rows))
+                                     for name in ("Flagged PNEUMONIA", "With warnings", "Errors"))
         outside = sum(r.in_domain is False for r in rows)
         self.progress.setRange(0, max(1, end.total))
         self.progress.setValue(end.done)
