@@ -62,8 +62,7 @@ def hand_cam(x: np.ndarray, dense_w: np.ndarray = DENSE_W, positive: bool = True
     features = activations.mean(axis=(0, 1))
     logit = float(features @ dense_w + DENSE_B)
     alpha = (1.0 if positive else -1.0) * dense_w / (H * W)
-    weighted = np.maximum(np.einsum("hwk,k->hw", activations, alpha), 0.0)
-    cam = weighted / weighted.max() if weighted.max() > 0 else weighted
+    cam = np.maximum(np.einsum("hwk,k->hw", activations, alpha), 0.0)  # evidence in logit units, unnormalised
     return cam, logit, features
 
 
@@ -76,7 +75,7 @@ def test_cam_equals_the_hand_computed_weighted_sum(positive: bool) -> None:
         expected_cam, expected_logit, expected_features = hand_cam(x, positive=positive)
         assert cam.shape == (H, W)
         assert np.allclose(cam, expected_cam, atol=1e-5)
-        assert cam.max() == pytest.approx(1.0)
+        assert cam.max() > 0
         assert logit == pytest.approx(expected_logit, abs=1e-5)
         assert np.allclose(features, expected_features, atol=1e-6)
 
@@ -112,7 +111,7 @@ def test_all_zero_map_stays_zero() -> None:
     cam, _, _ = classifier.explain(hand_input(1), positive=True)
     assert np.all(np.isfinite(cam)) and not cam.any()
     normal, _, _ = classifier.explain(hand_input(1), positive=False)
-    assert normal.max() == pytest.approx(1.0)
+    assert normal.max() > 0
 
 
 def test_cam_from_gradients_directly() -> None:
@@ -122,7 +121,7 @@ def test_cam_from_gradients_directly() -> None:
     cam = cam_from_gradients(tf.constant(feature_map), tf.constant(gradients)).numpy()
     weights = gradients[0].mean(axis=(0, 1))
     expected = np.maximum(feature_map[0] @ weights, 0)
-    assert np.allclose(cam, expected / expected.max(), atol=1e-6)
+    assert np.allclose(cam, expected, atol=1e-5)
     zero = cam_from_gradients(tf.constant(feature_map), tf.zeros_like(gradients)).numpy()
     assert zero.shape == (4, 5) and np.all(np.isfinite(zero)) and not zero.any()
 

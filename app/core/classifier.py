@@ -14,11 +14,9 @@ from app.core.graph import build_forward
 
 
 def cam_from_gradients(feature_map: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
-    """Grad-CAM from (1, h, w, k) map and gradients -> (h, w) class activation map in [0, 1]."""
+    """Grad-CAM from (1, h, w, k) map and gradients -> (h, w) evidence map (logit units, >= 0, unnormalised)."""
     weights = tf.reduce_mean(gradients, axis=(1, 2))  # (1, k)
-    cam = tf.nn.relu(tf.einsum("bhwk,bk->bhw", feature_map, weights))[0]
-    peak = tf.reduce_max(cam)
-    return tf.where(peak > 0, cam / tf.maximum(peak, 1e-12), tf.zeros_like(cam))
+    return tf.nn.relu(tf.einsum("bhwk,bk->bhw", feature_map, weights))[0]
 
 
 class Classifier:
@@ -56,7 +54,7 @@ class Classifier:
         return np.concatenate(logits), np.concatenate(features)
 
     def explain(self, image: np.ndarray, positive: bool = True) -> tuple[np.ndarray, float, np.ndarray]:
-        """(H, W, 3) -> coarse Grad-CAM map in [0, 1], the logit and the features of that same pass.
+        """(H, W, 3) -> coarse Grad-CAM evidence (unnormalised, >= 0), the logit and the features of that same pass.
 
         `positive`: explain PNEUMONIA (gradient of the logit) or NORMAL (gradient of its negation).
         """

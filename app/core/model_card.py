@@ -40,6 +40,13 @@ class ModelCard:
     training_time_s: float | None = None
     domain: dict[str, Any] = field(default_factory=dict)  # {"file", "sha256", "cutoff", ...}
     notes: str = ""
+    # Grad-CAM evidence (logit units) that the heat map's top colour stands for: a fixed scale, so one
+    # colour means the same on every image (None: older cards; the map is then scaled per image).
+    gradcam_reference: float | None = None
+    recipe: dict[str, Any] = field(default_factory=dict)  # the training options that made the model
+    robustness: dict[str, Any] = field(default_factory=dict)  # stress-test summary on the validation split
+    git_commit: str = ""
+    phase_times_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def input_size(self) -> tuple[int, int]:

@@ -60,9 +60,11 @@ class Prepared:
 @dataclass(frozen=True)
 class Explanation:
     prediction: Prediction
-    heatmap: np.ndarray  # (H, W) float32 in [0, 1], at the image's own resolution
+    heatmap: np.ndarray  # (H, W) float32 in [0, 1] (divided by its own maximum), at the image's own resolution
     explained_class: str
     empty: bool  # no region supports the class (the map is all zero)
+    evidence: np.ndarray | None = None  # coarse (h, w) Grad-CAM in logit units, before any normalisation
+    reference: float | None = None  # the card's fixed evidence scale (`gradcam_reference`), if it has one
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -125,9 +127,12 @@ class Screener:
         from app.core.gradcam import upsample
 
         prepared = self.prepare(image, clahe)
-        cam, logit, features = self.classifier.explain(prepared.tensor, positive=explained_class == POSITIVE)
+        evidence, logit, features = self.classifier.explain(prepared.tensor, positive=explained_class == POSITIVE)
         prediction = self._prediction(logit, features, prepared.warnings, clahe)
-        return Explanation(prediction, upsample(cam, image.pixels.shape), explained_class, not bool(cam.max() > 0))
+        peak = float(evidence.max())
+        cam = evidence / peak if peak > 0 else np.zeros_like(evidence)
+        return Explanation(prediction, upsample(cam, image.pixels.shape), explained_class, not peak > 0,
+                           evidence=evidence.astype(np.float32), reference=self.card.gradcam_reference)
 
     def _prediction(self, logit: float, features: np.ndarray, warnings: tuple[str, ...], clahe: bool | None) -> Prediction:
         card = self.card
