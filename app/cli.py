@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     heatmap.add_argument("image", type=Path)
     heatmap.add_argument("--out", type=Path, required=True, help="PNG to write")
     heatmap.add_argument("--opacity", type=float, default=0.4)
-    heatmap.add_argument("--explain", choices=("PNEUMONIA", "NORMAL"), default="PNEUMONIA", help="class to explain")
+    heatmap.add_argument("--explain", choices=("PNEUMONIA", "NORMAL"), default=None,
+                         help="class to explain (default: the predicted class)")
     _add_common(heatmap)
     scan = sub.add_parser("scan", help="scan a folder into a CSV (one row per image)")
     scan.add_argument("folder", type=Path)
@@ -87,13 +88,13 @@ def _predict(args: argparse.Namespace) -> int:
 def _heatmap(args: argparse.Namespace) -> int:
     import cv2
 
-    from app.core.gradcam import overlay
+    from app.core.heatmap_colour import overlay, scale_description
     from app.core.image_io import load_image
 
     screener = _open_screener(args.model)
     image = load_image(args.image)
     explanation = screener.explain(image, CLAHE_CHOICES[args.clahe], args.explain)
-    rgb = overlay(image.pixels, explanation.heatmap, args.opacity)
+    rgb = overlay(image.pixels, explanation, args.opacity)
     ok, encoded = cv2.imencode(".png", rgb[:, :, ::-1])
     if not ok:
         raise PneumoScanError(f"Could not encode {args.out}")
@@ -103,8 +104,10 @@ def _heatmap(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise PneumoScanError(f"Cannot write {args.out}: {exc.strerror or exc}") from exc
     p = explanation.prediction
-    print(f"{args.image}: {p.display_label}  probability {p.probability:.3f}; Grad-CAM for {args.explain} "
-          f"written to {args.out}" + (" (no region supports this class: the map is empty)" if explanation.empty else ""))
+    print(f"{args.image}: {p.display_label}  probability {p.probability:.3f}; Grad-CAM for "
+          f"{explanation.explained_class} written to {args.out}"
+          + (" (no region supports this class: the map is empty)" if explanation.empty else "")
+          + f". {scale_description(explanation.reference)}")
     return 0
 
 

@@ -122,10 +122,19 @@ class Screener:
     def predict_file(self, path: str | Path, clahe: bool | None = None) -> Prediction:
         return self.predict(load_image(path), clahe)
 
-    def explain(self, image: LoadedImage, clahe: bool | None = None, explained_class: str = POSITIVE) -> Explanation:
-        """Prediction and Grad-CAM from one forward/backward pass; the map is resized to the image."""
+    def explain(self, image: LoadedImage, clahe: bool | None = None,
+                explained_class: str | None = POSITIVE) -> Explanation:
+        """Prediction and Grad-CAM from one forward/backward pass; the map is resized to the image.
+
+        `explained_class` None: the predicted class (a NORMAL result needs a second pass for its map).
+        """
         from app.core.gradcam import upsample
 
+        if explained_class is None:
+            explanation = self.explain(image, clahe, POSITIVE)
+            if explanation.prediction.label == POSITIVE:
+                return explanation
+            explained_class = NEGATIVE
         prepared = self.prepare(image, clahe)
         evidence, logit, features = self.classifier.explain(prepared.tensor, positive=explained_class == POSITIVE)
         prediction = self._prediction(logit, features, prepared.warnings, clahe)

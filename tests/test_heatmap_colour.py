@@ -1,0 +1,46 @@
+"""The shared Grad-CAM colouring: a fixed scale, a transparent low end, one blend for GUI, export and CLI."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+from app.core.gradcam import colormap_lut
+from app.core.heatmap_colour import FULL_ALPHA_AT, blend, heat_rgba, overlay, scale_description
+
+
+def explained(evidence: np.ndarray, reference: float | None) -> types.SimpleNamespace:
+    return types.SimpleNamespace(heatmap=None, evidence=np.asarray(evidence, np.float32), reference=reference)
+
+
+def test_colours_mean_the_same_evidence_on_every_image() -> None:
+    reference = 2.0
+    strong = heat_rgba(explained(np.full((7, 7), 2.0), reference), (14, 14))
+    faint = heat_rgba(explained(np.full((7, 7), 0.2), reference), (14, 14))
+    assert tuple(strong[0, 0, :3]) == tuple(colormap_lut()[255]) and strong[0, 0, 3] == 255  # the reference: top colour
+    index = round(0.1 * 255)  # a tenth of the reference: a low colour, mostly transparent
+    assert tuple(faint[0, 0, :3]) == tuple(colormap_lut()[index])
+    assert faint[0, 0, 3] == round(min(1.0, index / 255 / FULL_ALPHA_AT) * 255) < 60
+    above = heat_rgba(explained(np.full((7, 7), 9.0), reference), (7, 7))
+    assert np.array_equal(above, heat_rgba(explained(np.full((7, 7), 2.0), reference), (7, 7)))  # saturates
+
+
+def test_no_evidence_leaves_the_image_untouched() -> None:
+    gray = np.full((20, 30), 119, np.uint8)
+    rgb = overlay(gray, explained(np.zeros((7, 7)), 2.0), opacity=1.0)
+    assert np.array_equal(rgb, np.repeat(gray[..., None], 3, axis=2))  # not darkened (was RGB 79, 67, 83)
+
+
+def test_without_a_reference_the_image_maximum_is_the_scale() -> None:
+    evidence = np.zeros((7, 7))
+    evidence[3, 3] = 0.05  # tiny evidence still reaches the top colour: the legend must say so
+    rgba = heat_rgba(explained(evidence, None), (7, 7))
+    assert rgba[3, 3, 3] == 255 and tuple(rgba[3, 3, :3]) == tuple(colormap_lut()[255])
+    assert "no reference" in scale_description(None) and "reference" in scale_description(2.0)
+
+
+def test_blend_is_alpha_times_opacity() -> None:
+    gray = np.full((1, 1), 100, np.uint8)
+    rgba = np.array([[[200, 0, 100, 128]]], np.uint8)
+    assert blend(gray, rgba, 0.5).tolist() == [[[125, 75, 100]]]
