@@ -15,7 +15,10 @@ CLAHE_CHOICES = {"model": None, "on": True, "off": False}
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=None,
-                        help="a .keras model with model_card.json beside it (default: the bundled model, or $PNEUMOSCAN_MODEL)")
+                        help="a .keras or .onnx model with model_card.json beside it (default: the bundled model, or $PNEUMOSCAN_MODEL)")
+    parser.add_argument("--backend", choices=("onnx", "keras"), default=None,
+                        help="run the model on ONNX Runtime or on TensorFlow/Keras (default: onnx when the model "
+                        "has an ONNX export, else keras; or $PNEUMOSCAN_BACKEND)")
     parser.add_argument("--clahe", choices=tuple(CLAHE_CHOICES), default="model",
                         help="CLAHE before the model: as the model card says (default), or forced on/off")
 
@@ -52,16 +55,16 @@ def default_scan_csv(folder: Path) -> Path:
     return folder.parent / f"{folder.name}_pneumoscan.csv"
 
 
-def _open_screener(model: Path | None):  # noqa: ANN202 - imported lazily to keep --help instant
+def _open_screener(model: Path | None, backend: str | None):  # noqa: ANN202 - imported lazily to keep --help instant
     from app.core.screening import Screener
 
-    return Screener(model)
+    return Screener(model, backend)
 
 
 def _predict(args: argparse.Namespace) -> int:
     from app.core.image_io import load_image
 
-    screener = _open_screener(args.model)
+    screener = _open_screener(args.model, args.backend)
     clahe = CLAHE_CHOICES[args.clahe]
     failures = 0
     for path in args.images:
@@ -91,7 +94,7 @@ def _heatmap(args: argparse.Namespace) -> int:
     from app.core.heatmap_colour import overlay, scale_description
     from app.core.image_io import load_image
 
-    screener = _open_screener(args.model)
+    screener = _open_screener(args.model, args.backend)
     image = load_image(args.image)
     explanation = screener.explain(image, CLAHE_CHOICES[args.clahe], args.explain)
     rgb = overlay(image.pixels, explanation, args.opacity)
@@ -115,7 +118,7 @@ def _scan(args: argparse.Namespace) -> int:
     from app.core.scan import scan_folder
 
     out = args.out or default_scan_csv(args.folder)
-    screener = _open_screener(args.model)
+    screener = _open_screener(args.model, args.backend)
     counts = {"ok": 0, "warning": 0, "error": 0}
     flagged = done = 0
     try:

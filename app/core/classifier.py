@@ -6,11 +6,15 @@ fixed input signatures are traced once and then run in a fraction of that.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import keras
 import tensorflow as tf
 
+from app.core.errors import ModelError
 from app.core.graph import build_forward
+from app.core.model_card import ModelCard
 
 
 def cam_from_gradients(feature_map: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
@@ -20,11 +24,13 @@ def cam_from_gradients(feature_map: tf.Tensor, gradients: tf.Tensor) -> tf.Tenso
 
 
 class Classifier:
-    """Wraps a binary sigmoid model; knows nothing about files, thresholds or model cards."""
+    """Wraps a binary sigmoid model (the `keras` backend); knows nothing about files, thresholds or model cards."""
+
+    name = "keras"
 
     def __init__(self, model: keras.Model, target_layer: str = "out_relu", feature_layer: str = "features") -> None:
         self.model = model
-        forward = build_forward(model, target_layer, feature_layer)
+        self.forward = forward = build_forward(model, target_layer, feature_layer)  # also what the ONNX export converts
         height, width, channels = model.input_shape[1:]
         batch_spec = tf.TensorSpec([None, height, width, channels], tf.float32)
         one_spec = tf.TensorSpec([1, height, width, channels], tf.float32)
@@ -61,3 +67,12 @@ class Classifier:
         sign = tf.constant(1.0 if positive else -1.0)
         cam, logit, features = self._explain(tf.convert_to_tensor(image[None], tf.float32), sign)
         return cam.numpy(), float(logit.numpy()[0]), features.numpy()[0]
+
+
+def load_classifier(path: Path, card: ModelCard) -> Classifier:
+    """Load a `.keras` file already checked against `card`, as the `keras` backend."""
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for damaged archives
+        raise ModelError(f"The model file {path.name} could not be loaded ({exc}); reinstall or retrain it.") from exc
+    return Classifier(model, card.target_layer, card.feature_layer)

@@ -1,7 +1,7 @@
 """The model card: what a model file is, how it was trained, and how it must be fed and read.
 
-The card lives beside the `.keras` file as `model_card.json`. The engine refuses a model whose
-sha256 differs from the card's, so a swapped or half-copied file never produces a probability.
+The card lives beside the `.keras` file (and its ONNX export) as `model_card.json`. The engine refuses
+a model whose sha256 differs from the card's, so a swapped or half-copied file never produces a probability.
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ class ModelCard:
     robustness: dict[str, Any] = field(default_factory=dict)  # stress-test summary on the validation split
     git_commit: str = ""
     phase_times_s: dict[str, float] = field(default_factory=dict)
+    # The ONNX export run by the TensorFlow-free backend: {"file", "sha256", "opset", "input", "input_shape",
+    # "outputs", "head": {"file", "sha256", "hidden_activations"}, ...}; empty when not exported.
+    onnx: dict[str, Any] = field(default_factory=dict)
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -95,16 +98,21 @@ def read_card(model_path: Path) -> ModelCard:
         card = ModelCard.from_dict(data)
         if not 0.0 <= float(card.threshold) <= 1.0 or not float(card.temperature) > 0.0:
             raise ValueError(f"threshold {card.threshold} must lie in [0, 1] and temperature {card.temperature} be positive")
+        if not isinstance(card.onnx, dict):
+            raise ValueError("its onnx entry is not an object")
     except (json.JSONDecodeError, TypeError, ValueError, UnicodeDecodeError) as exc:
         raise ModelError(f"The model card {card_path} is corrupt ({exc}).") from exc
-    if card.model_file and card.model_file != model_path.name:
+    # A `.onnx` path is checked against the card's ONNX entry, anything else against the Keras file's.
+    is_onnx = model_path.suffix.lower() == ".onnx"
+    described, expected = (card.onnx.get("file", ""), card.onnx.get("sha256", "")) if is_onnx else (card.model_file, card.sha256)
+    if (described or is_onnx) and described != model_path.name:
         raise ModelError(
-            f"The model card describes {card.model_file}, not {model_path.name}; keep each model with its own card."
+            f"The model card describes {described or 'no ONNX file'}, not {model_path.name}; keep each model with its own card."
         )
     actual = sha256_of(model_path)
-    if actual != card.sha256:
+    if actual != expected:
         raise ModelError(
             f"The model file {model_path.name} does not match its model card (sha256 {actual[:12]}… "
-            f"instead of {card.sha256[:12]}…). The file is damaged or was replaced: reinstall or retrain it."
+            f"instead of {expected[:12]}…). The file is damaged or was replaced: reinstall or retrain it."
         )
     return card

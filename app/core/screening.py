@@ -72,21 +72,16 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class Screener:
-    """Loads and verifies a model (slow: TensorFlow import and tracing); then predicts quickly."""
+    """Loads and verifies a model on a backend (ONNX Runtime, or TensorFlow for `keras`); then predicts quickly."""
 
-    def __init__(self, model_path: Path | None = None) -> None:
+    def __init__(self, model_path: Path | None = None, backend: str | None = None) -> None:
+        """`backend`: "onnx", "keras" or "auto"/None (see `app.core.backend.open_backend`)."""
         self.model_path = Path(model_path) if model_path else default_model_path()
         self.card: ModelCard = read_card(self.model_path)
-        import keras  # imported here so that importing the engine stays fast for the GUI and the CLI
-
-        from app.core.classifier import Classifier
+        from app.core.backend import open_backend  # imported here so that importing the engine stays fast
         from app.core.domain import DomainGate
 
-        try:
-            model = keras.models.load_model(self.model_path, compile=False)
-        except Exception as exc:  # Keras raises many types for damaged archives
-            raise ModelError(f"The model file {self.model_path.name} could not be loaded ({exc}); reinstall or retrain it.") from exc
-        self.classifier = Classifier(model, self.card.target_layer, self.card.feature_layer)
+        self.backend = open_backend(self.model_path, self.card, backend)
         domain = self.card.domain
         self.gate = (
             DomainGate.load(self.model_path.parent / domain["file"], domain["cutoff"], domain["sha256"])
@@ -113,7 +108,7 @@ class Screener:
     def predict_prepared(self, prepared: Sequence[Prepared], clahe: bool | None = None) -> list[Prediction]:
         if not prepared:
             return []
-        logits, features = self.classifier.infer(np.stack([p.tensor for p in prepared]))
+        logits, features = self.backend.infer(np.stack([p.tensor for p in prepared]))
         return [self._prediction(float(l), f, p.warnings, clahe) for l, f, p in zip(logits, features, prepared)]
 
     def predict(self, image: LoadedImage, clahe: bool | None = None) -> Prediction:
@@ -136,7 +131,7 @@ class Screener:
                 return explanation
             explained_class = NEGATIVE
         prepared = self.prepare(image, clahe)
-        evidence, logit, features = self.classifier.explain(prepared.tensor, positive=explained_class == POSITIVE)
+        evidence, logit, features = self.backend.explain(prepared.tensor, positive=explained_class == POSITIVE)
         prediction = self._prediction(logit, features, prepared.warnings, clahe)
         peak = float(evidence.max())
         cam = evidence / peak if peak > 0 else np.zeros_like(evidence)
