@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("file", nargs="?", type=Path, help="an X-ray image to open")
     parser.add_argument("--model", type=Path, default=None,
                         help="a .keras model with model_card.json beside it (default: the bundled model)")
+    parser.add_argument("--backend", choices=("onnx", "keras"), default=None,
+                        help="run the model on ONNX Runtime or TensorFlow/Keras (default: onnx when exported)")
     parser.add_argument("--self-test", action="store_true", help="check the installation and exit")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     return parser
@@ -73,6 +76,10 @@ def launch(argv: list[str], started: float | None = None):  # noqa: ANN201 - (QA
     QCoreApplication.setApplicationVersion(__version__)
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setStyle("Fusion")
+    if args.backend:  # the model loads on the engine's thread, which reads it like $PNEUMOSCAN_MODEL
+        from app.core.backend import BACKEND_ENV
+
+        os.environ[BACKEND_ENV] = args.backend
     window = MainWindow(model_path=args.model)
     window.show()
     window.open_initial(args.file)
