@@ -103,7 +103,7 @@ def measure_latency(model: str | None, images: list[Path], runs: int) -> dict[st
     window = MainWindow(model_path=model, settings=_temporary_settings())
     window.resize(1500, 950)
     window.show()
-    window.gradcam_action.setChecked(True)
+    window.commands.gradcam.setChecked(True)
     state = {"warm": False}
     window.engine.warmed_up.connect(lambda: state.update(warm=True))
     deadline = time.monotonic() + 180
@@ -171,10 +171,10 @@ def measure_view_changes(window, path: Path, runs: int) -> dict[str, list[float]
     while not done:
         app.processEvents()
         time.sleep(0.001)
-    window.gradcam_action.setChecked(True)
+    window.commands.gradcam.setChecked(True)
     changes = {
-        "clahe_toggle_ms": window.clahe_action.toggle,
-        "gradcam_toggle_ms": window.gradcam_action.toggle,
+        "clahe_toggle_ms": window.commands.clahe.toggle,
+        "gradcam_toggle_ms": window.commands.gradcam.toggle,
         "opacity_step_ms": lambda: window.panel.set_opacity(0.3 if window.panel.opacity > 0.45 else 0.6),
     }
     times: dict[str, list[float]] = {key: [] for key in changes}

@@ -118,14 +118,15 @@ class _Worker(QObject):
 
     @Slot(int, object, str)
     def explain(self, request: int, image: LoadedImage, explained_class: str) -> None:
+        """`explained_class` "" (a queued signal carries no None): the predicted class."""
         if request < self.latest_request:
             return  # the user has already asked for something newer
         if self.screener is None:
             self.explain_failed.emit(request, self.model_error)
             return
         try:
-            explanation = self.screener.explain(image, None, explained_class)
-            heat = heat_layer(explanation.heatmap)
+            explanation = self.screener.explain(image, None, explained_class or None)
+            heat = heat_layer(explanation, image.pixels.shape)
         except Exception as exc:  # noqa: BLE001
             self.explain_failed.emit(request, describe_error(exc))
             return
@@ -248,7 +249,7 @@ class Engine(QObject):
             self._load.emit(self._source)
 
     def explain(self, image: LoadedImage, explained_class: str) -> int:
-        """Queue prediction + Grad-CAM for `image`; returns the request id its result will carry."""
+        """Queue prediction + Grad-CAM for `image` ("" explains the predicted class); returns the request id."""
         self.start_loading()
         self._request += 1
         self._worker.latest_request = self._request
@@ -300,17 +301,22 @@ class Engine(QObject):
 
 
 class _LoadTask(QRunnable):
-    def __init__(self, relay: ImageLoader, request: int, path: Path, config: PreprocessConfig) -> None:
+    """Decode `source` (a path), or take it as decoded (a LoadedImage), and build its view layers."""
+
+    def __init__(self, relay: ImageLoader, request: int, source: Path | LoadedImage, config: PreprocessConfig) -> None:
         super().__init__()
-        self.relay, self.request, self.path, self.config = relay, request, path, config
+        self.relay, self.request, self.source, self.config = relay, request, source, config
 
     def run(self) -> None:
-        try:
-            views = image_views(load_image(self.path), self.config)
-        except BaseException as exc:  # noqa: BLE001 - a corrupt file must never take the app down
-            self.relay.failed.emit(self.request, str(self.path), describe_error(exc))
+        if isinstance(self.source, LoadedImage):  # a rebuild: the file is not read again
+            self.relay.rebuilt.emit(self.request, image_views(self.source, self.config))
             return
-        self.relay.loaded.emit(self.request, str(self.path), views)
+        try:
+            views = image_views(load_image(self.source), self.config)
+        except BaseException as exc:  # noqa: BLE001 - a corrupt file must never take the app down
+            self.relay.failed.emit(self.request, str(self.source), describe_error(exc))
+            return
+        self.relay.loaded.emit(self.request, str(self.source), views)
 
 
 class ImageLoader(QObject):
@@ -318,6 +324,7 @@ class ImageLoader(QObject):
 
     loaded = Signal(int, str, object)  # request, path, ImageViews
     failed = Signal(int, str, str)  # request, path, message
+    rebuilt = Signal(int, object)  # request, ImageViews of an image already decoded
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -328,6 +335,10 @@ class ImageLoader(QObject):
         """`config`: the CLAHE settings for the view (the model card's, or the defaults until it loads)."""
         self._pool.clear()  # loads not started yet are stale now
         self._pool.start(_LoadTask(self, request, Path(path), config))
+
+    def rebuild(self, request: int, image: LoadedImage, config: PreprocessConfig) -> None:
+        """The layers of a decoded image with other CLAHE settings (the model card's, once known)."""
+        self._pool.start(_LoadTask(self, request, image, config))
 
     def shutdown(self) -> None:
         self._pool.clear()

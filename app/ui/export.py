@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from app.core.screening import Explanation
+from app.ui.numbers import probability_text, threshold_text
 
 
 def export_name(source: Path, heat_shown: bool) -> str:
@@ -22,13 +23,15 @@ def export_name(source: Path, heat_shown: bool) -> str:
     return f"{source.stem}_{'gradcam' if heat_shown else 'view'}.png"
 
 
-def describe_view(source: Path, explanation: Explanation | None, clahe: bool, opacity: float | None) -> str:
-    """One line that says what the exported picture shows."""
-    parts = [f"Image: {source.name}", f"view: {'CLAHE' if clahe else 'as loaded'}"]
+def describe_view(source: Path, explanation: Explanation | None, clahe: bool, opacity: float | None,
+                  levels: str = "") -> str:
+    """One line that says what the exported picture shows (`levels`: window/level and invert, if any)."""
+    view = "CLAHE" if clahe else "as loaded"
+    parts = [f"Image: {source.name}", f"view: {view}, {levels}" if levels else f"view: {view}"]
     if explanation is not None:
         p = explanation.prediction
-        parts.append(f"result: {p.display_label}, probability of pneumonia {p.probability:.3f} "
-                     f"(threshold {p.threshold:.3f}, model {p.model_version})")
+        parts.append(f"result: {p.display_label}, probability of pneumonia {probability_text(p.probability)} "
+                     f"(threshold {threshold_text(p.threshold)}, model {p.model_version})")
         if opacity is not None:
             parts.append(f"Grad-CAM explaining {explanation.explained_class} at opacity {opacity:.2f}")
     parts.append("research tool, not a medical device")

@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 
-from app.core.gradcam import colorize
+from app.core.heatmap_colour import Explained, heat_rgba
 from app.core.image_io import LoadedImage
 from app.core.preprocessing import PreprocessConfig, apply_clahe
 
@@ -60,21 +60,24 @@ def image_views(image: LoadedImage, config: PreprocessConfig) -> ImageViews:
     return ImageViews(image, gray_to_qimage(image.pixels), gray_to_qimage(apply_clahe(image.pixels, *settings)), settings)
 
 
-def heat_layer(heatmap: np.ndarray) -> QImage:
-    """The full-resolution heat map in the legend's colours, to blend over the image at any opacity."""
-    return rgb_to_qimage(colorize(heatmap))
+def rgba_to_qimage(rgba: np.ndarray) -> QImage:
+    """(H, W, 4) uint8 RGBA (not premultiplied) -> a QImage that owns a copy of the pixels."""
+    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+    height, width = rgba.shape[:2]
+    return QImage(rgba.data, width, height, rgba.strides[0], QImage.Format.Format_RGBA8888).copy()
 
 
-def lut_to_qimage(lut: np.ndarray) -> QImage:
-    """A (256, 3) RGB colour table -> a 256 x 1 image to stretch into a legend bar."""
-    return rgb_to_qimage(np.ascontiguousarray(lut.reshape(1, -1, 3)))
+def heat_layer(explanation: Explained, shape: tuple[int, int]) -> QImage:
+    """The full-resolution heat map in the legend's colours and transparency, to blend at any opacity."""
+    return rgba_to_qimage(heat_rgba(explanation, shape))
 
 
 # Each result has its own colour AND its own shape and word, so nothing depends on seeing colour.
 BADGE_STYLES = {
     "PNEUMONIA": ("#b71c1c", "triangle", "!"),
     "NORMAL": ("#1b5e20", "circle", "\u2713"),
-    "OUT_OF_DOMAIN": ("#8a5a00", "diamond", "?"),
+    "OUT_OF_DOMAIN": ("#8a5a00", "diamond", "?"),  # not assessable: amber, never a result colour
+    "CAUTION": ("#8a5a00", "diamond", "!"),  # a result with warnings (DICOM header, image quality)
     "ERROR": ("#455a64", "square", "\u00d7"),
 }
 

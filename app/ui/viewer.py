@@ -1,4 +1,5 @@
-"""The image viewer: full-resolution pixels, wheel zoom around the cursor, drag to pan, fit and 1:1.
+"""The image viewer: full-resolution pixels, wheel zoom around the cursor, drag to pan, fit and 1:1,
+right-drag for window/level (the window applies it: see `app.ui.levels`).
 
 It shows two layers: the grayscale image and, above it, the coloured heat map at an opacity. Qt blends
 them while painting, at screen resolution, so the opacity slider costs nothing per step; `composite()`
@@ -7,17 +8,19 @@ renders the same blend at full resolution (what `overlay` in the engine computes
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap, QWheelEvent
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 STEP = 1.25
 HINT = "Drop an X-ray here or press Ctrl+O"
+MIN_IMAGE_AREA = QSize(420, 280)  # the docks may shrink the view on a laptop screen, never below this
 
 
 class ImageViewer(QGraphicsView):
     zoom_changed = Signal(float)  # scale factor (1.0 = one image pixel per screen pixel)
+    levels_dragged = Signal(int, int)  # right-drag since the last event: dx (window), dy (level) in pixels
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +38,9 @@ class ImageViewer(QGraphicsView):
         self._pixmaps: dict[int, QPixmap] = {}  # by QImage.cacheKey(): the current file's layers, made once
         self._fit = True
         self._message = HINT
+        self._transient_key: int | None = None  # a window/level layer: one at a time, not cached
+        self._drag_from: QPoint | None = None
+        self.setMinimumSize(MIN_IMAGE_AREA)
         self.setBackgroundBrush(QColor("#1e1e1e"))
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
@@ -67,10 +73,16 @@ class ImageViewer(QGraphicsView):
             self._pixmaps[key] = QPixmap.fromImage(image)
         return self._pixmaps[key]
 
-    def set_image(self, image: QImage, reset_view: bool = False) -> None:
-        """Show `image`; keep zoom and pan unless `reset_view` (a new file) or the size changed."""
+    def set_image(self, image: QImage, reset_view: bool = False, transient: bool = False) -> None:
+        """Show `image`; keep zoom and pan unless `reset_view` (a new file) or the size changed.
+
+        `transient`: a layer made for this moment only (window/level); it replaces the previous one.
+        """
         if reset_view:
             self._pixmaps.clear()  # the previous file's layers
+        if self._transient_key is not None and self._transient_key != image.cacheKey():
+            self._pixmaps.pop(self._transient_key, None)
+        self._transient_key = image.cacheKey() if transient else None
         size_changed = self._image is None or self._image.size() != image.size()
         self._image = image
         self._item.setPixmap(self._pixmap(image))
@@ -111,6 +123,7 @@ class ImageViewer(QGraphicsView):
         self._item.setVisible(False)
         self._heat_item.setVisible(False)
         self._message = message
+        self._scene.setSceneRect(QRectF())  # no scroll bars left from the last image
         self.resetTransform()
         self.viewport().update()
 
@@ -161,6 +174,31 @@ class ImageViewer(QGraphicsView):
         return self._fit
 
     # --- events --------------------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.RightButton and self.has_image():
+            self._drag_from = event.position().toPoint()
+            self.viewport().setCursor(Qt.CursorShape.SizeAllCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._drag_from is not None:
+            point = event.position().toPoint()
+            delta, self._drag_from = point - self._drag_from, point
+            self.levels_dragged.emit(delta.x(), delta.y())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.RightButton and self._drag_from is not None:
+            self._drag_from = None
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)  # the pan cursor again
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
         if delta == 0 or not self.has_image():

@@ -1,7 +1,8 @@
-"""The main window: viewer in the centre, prediction panel docked right, folder scan docked below.
+"""The main window: viewer in the centre, result panel docked right, folder scan docked below.
 
 The window only shows things and forwards requests: decoding runs on `ImageLoader`, the model on the
-`Engine` thread; results carry request ids so a result for an image the user has left is dropped.
+`Engine` thread; `Session` (Qt-free) holds the open list and the request ids, so a result for an image
+the user has left is dropped. The commands, menus and toolbar are built by `WindowCommands`.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
+import numpy as np
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -19,8 +21,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QScrollArea,
-    QStyle,
-    QToolBar,
     QWidget,
 )
 
@@ -28,30 +28,41 @@ from app import __version__
 from app.core.image_io import IMAGE_SUFFIXES, LoadedImage, is_image_path
 from app.core.preprocessing import PreprocessConfig
 from app.core.resources import default_model_path
-from app.core.screening import POSITIVE, Explanation
+from app.core.screening import Explanation
 from app.ui.about import AboutDialog
+from app.ui.actions import WindowCommands
 from app.ui.engine import Engine, ImageLoader
 from app.ui.export import ViewExporter, describe_view, export_name
-from app.ui.imaging import ImageViews, clahe_settings
-from app.ui.panel import PredictionPanel
+from app.ui.imaging import ImageViews, clahe_settings, gray_to_qimage
+from app.ui.levels import PRESETS, Levels
+from app.ui.numbers import probability_text, threshold_text
+from app.ui.panel import PREDICTED, PredictionPanel, needs_caution
 from app.ui.recent import RecentFilesMenu
 from app.ui.scan_panel import ScanPanel
+from app.ui.session import Session
 from app.ui.viewer import ImageViewer
 
 ORGANISATION = APPLICATION = "PneumoScan"
-ELLIPSIS = "\u2026"
 FILE_FILTER = ("X-ray images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)")
+PANEL_WIDTH = 330
 
 
 def default_settings() -> QSettings:
     return QSettings(ORGANISATION, APPLICATION)
 
 
+def gray_pixels(image: QImage) -> np.ndarray:
+    """A Grayscale8 QImage's pixels as an (H, W) array (a copy, so the image may go)."""
+    width, height, stride = image.width(), image.height(), image.bytesPerLine()
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes()).reshape(height, stride)
+    return data[:, :width].copy()
+
+
 class MainWindow(QMainWindow):
     image_shown = Signal(str)  # a new file's pixels are on screen
     prediction_shown = Signal(object)  # Prediction, once panel and overlay show it
     error_shown = Signal(str)
-    view_updated = Signal()  # the displayed pixels were recomposed (CLAHE, Grad-CAM, opacity)
+    view_updated = Signal()  # the displayed pixels were recomposed (CLAHE, levels, Grad-CAM, opacity)
 
     def __init__(self, model_path: Path | str | None = None, settings: QSettings | None = None,
                  screener: Any = None, parent: QWidget | None = None) -> None:
@@ -62,16 +73,13 @@ class MainWindow(QMainWindow):
         self.engine = Engine(self)
         self.loader = ImageLoader(self)
         self.exporter = ViewExporter(self)
-        self._paths: list[Path] = []
-        self._index = -1
-        self.current_path: Path | None = None
-        self.image: LoadedImage | None = None
-        self.explanation: Explanation | None = None
+        self.session = Session()
         self.views: ImageViews | None = None  # the image's plain and CLAHE layers
         self.heat: QImage | None = None  # the explanation's coloured heat map layer
-        self._load_request = 0
-        self._loading = False
-        self._explain_request: int | None = None
+        self.levels = Levels()
+        self._levelled: tuple[tuple[int, Levels], QImage] | None = None  # (layer key, levels) -> shown layer
+        self._levels_pending = False
+        self._heat_held = False  # Grad-CAM is ticked but kept off for a result that needs caution
         self._shut_down = False
 
         self.setWindowTitle("PneumoScan")
@@ -82,10 +90,15 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.viewer)
         self._build_panel()
         self._build_scan_dock()
-        self._build_actions()
+        self.commands = WindowCommands(self)
+        self.recent_menu = RecentFilesMenu(self.settings, self)
+        self.recent_menu.open_requested.connect(lambda path: self.open_paths([path]))
+        self.commands.install_menus(self, self.recent_menu)
+        self.toolbar = self.commands.install_toolbar(self)
         self._build_status_bar()
         self._connect()
         self._restore_settings()
+        self._update_navigation()
         self.panel.set_model_text("Loading model\u2026")
         self.model_status.setText("Loading model\u2026")
         self._update_busy()
@@ -109,6 +122,27 @@ class MainWindow(QMainWindow):
         self.viewer.viewport().removeEventFilter(self)
         self.engine.start_loading()
 
+    # --- what is shown ---------------------------------------------------------------------------
+    @property
+    def current_path(self) -> Path | None:
+        return self.session.current_path
+
+    @property
+    def image(self) -> LoadedImage | None:
+        return self.session.image
+
+    @property
+    def explanation(self) -> Explanation | None:
+        return self.session.explanation
+
+    @property
+    def prediction(self) -> Any:
+        return self.explanation.prediction if self.explanation else None
+
+    @property
+    def busy(self) -> bool:
+        return self.session.busy
+
     # --- construction --------------------------------------------------------------------------
     def _build_panel(self) -> None:
         self.panel = PredictionPanel()
@@ -117,7 +151,8 @@ class MainWindow(QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(330)
+        scroll.setMinimumWidth(PANEL_WIDTH)
+        self.panel_scroll = scroll
         self.panel_dock = QDockWidget("Result", self)
         self.panel_dock.setObjectName("ResultDock")
         self.panel_dock.setWidget(scroll)
@@ -133,107 +168,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.scan_dock)
         self.scan_dock.hide()
 
-    def _action(self, text: str, slot: Any, shortcuts: list[Any] | None = None, tip: str = "",
-                icon: QStyle.StandardPixmap | None = None, checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        if shortcuts:
-            sequences: list[QKeySequence] = []
-            for spec in shortcuts:  # a standard key may be empty (Quit on Windows) or repeat another
-                sequence = QKeySequence(spec)
-                if not sequence.isEmpty() and sequence not in sequences:
-                    sequences.append(sequence)
-            action.setShortcuts(sequences)
-        if icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
-        action.setCheckable(checkable)
-        shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        plain = text.replace("&", "").rstrip(ELLIPSIS)
-        action.setToolTip((tip or plain) + (f" ({shortcut})" if shortcut else ""))
-        action.setStatusTip(tip or plain)
-        (action.toggled if checkable else action.triggered).connect(slot)
-        self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        SP = QStyle.StandardPixmap
-        self.open_action = self._action("&Open\u2026", self.choose_files, [QKeySequence.StandardKey.Open],
-                                        "Open one or more X-ray images", SP.SP_DialogOpenButton)
-        self.scan_action = self._action("Open &Folder to Scan\u2026", self.choose_scan_folder, ["Ctrl+Shift+O"],
-                                        "Scan every image in a folder into a CSV", SP.SP_DirOpenIcon)
-        self.export_action = self._action(
-            "&Export View as PNG\u2026", self.choose_export_path, [QKeySequence.StandardKey.Save, "Ctrl+S"],
-            "Save the full-resolution image as shown (CLAHE and heat map as toggled), with the result written inside",
-            SP.SP_DialogSaveButton)
-        self.export_action.setEnabled(False)  # until an image is on screen
-        self.quit_action = self._action("&Quit", self.close, [QKeySequence.StandardKey.Quit, "Ctrl+Q"])
-        self.prev_action = self._action("&Previous Image", self.previous_image, ["Left", "PgUp"],
-                                        "Previous image of the list", SP.SP_ArrowBack)
-        self.next_action = self._action("&Next Image", self.next_image, ["Right", "PgDown"],
-                                        "Next image of the list", SP.SP_ArrowForward)
-        for action in (self.prev_action, self.next_action):
-            # only while the viewer has focus, so sliders, tables and text fields keep their arrow keys
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.removeAction(action)
-            self.viewer.addAction(action)
-        self.clahe_action = self._action("&CLAHE Contrast (view only)", self.set_view_clahe, ["Ctrl+E"],
-                                         "Show the image with CLAHE contrast enhancement; the prediction is unchanged",
-                                         checkable=True)
-        self.gradcam_action = self._action("&Grad-CAM Heat Map", self.set_gradcam, ["Ctrl+G"],
-                                           "Show where the evidence for the explained class lies", checkable=True)
-        self.zoom_in_action = self._action("Zoom &In", self.viewer.zoom_in, [QKeySequence.StandardKey.ZoomIn, "Ctrl+="])
-        self.zoom_out_action = self._action("Zoom &Out", self.viewer.zoom_out, [QKeySequence.StandardKey.ZoomOut])
-        self.fit_action = self._action("&Fit to Window", self.viewer.fit, ["Ctrl+0"])
-        self.actual_action = self._action("&Actual Size (100 %)", self.viewer.actual_size, ["Ctrl+1"])
-        self.about_action = self._action("&About PneumoScan\u2026", self.show_about, [], "Model card and licence")
-
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(self.open_action)
-        self.recent_menu = RecentFilesMenu(self.settings, self)
-        self.recent_menu.open_requested.connect(lambda path: self.open_paths([path]))
-        file_menu.addMenu(self.recent_menu)
-        file_menu.addActions([self.scan_action, self.export_action])
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        view_menu = self.menuBar().addMenu("&View")
-        view_menu.addActions([self.clahe_action, self.gradcam_action])
-        view_menu.addSeparator()
-        view_menu.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_action])
-        view_menu.addSeparator()
-        view_menu.addActions([self.prev_action, self.next_action])
-        view_menu.addSeparator()
-        result_toggle = self.panel_dock.toggleViewAction()
-        result_toggle.setText("&Result Panel")
-        scan_toggle = self.scan_dock.toggleViewAction()
-        scan_toggle.setText("Folder &Scan Panel")
-        view_menu.addActions([result_toggle, scan_toggle])
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self.about_action)
-
-        self.toolbar = QToolBar("Main toolbar", self)
-        self.toolbar.setObjectName("MainToolbar")
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.toolbar.setIconSize(QSize(18, 18))
-        self.toolbar.setMovable(False)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
-        self.open_action.setIconText("Open")
-        self.scan_action.setIconText("Scan folder")
-        self.prev_action.setIconText("Previous")
-        self.next_action.setIconText("Next")
-        self.clahe_action.setIconText("CLAHE (view)")
-        self.gradcam_action.setIconText("Grad-CAM")
-        self.zoom_in_action.setIconText("Zoom +")
-        self.zoom_out_action.setIconText("Zoom \u2212")
-        self.fit_action.setIconText("Fit")
-        self.actual_action.setIconText("1:1")
-        self.toolbar.addActions([self.open_action, self.scan_action])
-        self.toolbar.addSeparator()
-        self.toolbar.addActions([self.prev_action, self.next_action])
-        self.toolbar.addSeparator()
-        self.toolbar.addActions([self.clahe_action, self.gradcam_action])
-        self.toolbar.addSeparator()
-        self.toolbar.addActions([self.zoom_out_action, self.zoom_in_action, self.fit_action, self.actual_action])
-        self._update_navigation()
-
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.busy_bar = QProgressBar()
@@ -242,7 +176,8 @@ class MainWindow(QMainWindow):
         self.busy_bar.setFixedWidth(90)
         self.busy_bar.setMaximumHeight(12)
         self.zoom_label = QLabel("")
-        self.zoom_label.setMinimumWidth(60)
+        self.zoom_label.setMinimumWidth(80)
+        self.zoom_label.setToolTip("Zoom: 100 % shows one image pixel per screen pixel")
         self.model_status = QLabel("")
         bar.addPermanentWidget(self.busy_bar)
         bar.addPermanentWidget(self.zoom_label)
@@ -251,15 +186,17 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.loader.loaded.connect(self._on_image_loaded)
         self.loader.failed.connect(self._on_image_failed)
+        self.loader.rebuilt.connect(self._on_views_rebuilt)
         self.exporter.saved.connect(lambda path: self.statusBar().showMessage(f"Saved the view to {path}", 15000))
         self.exporter.failed.connect(self._on_export_failed)
         self.engine.model_loaded.connect(self._on_model_loaded)
         self.engine.model_failed.connect(self._on_model_failed)
         self.engine.explained.connect(self._on_explained)
         self.engine.explain_failed.connect(self._on_explain_failed)
-        self.viewer.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
-        self.panel.gradcam_check.toggled.connect(self.gradcam_action.setChecked)
-        self.gradcam_action.toggled.connect(self.panel.gradcam_check.setChecked)
+        self.viewer.zoom_changed.connect(lambda z: self.zoom_label.setText(f"Zoom {z * 100:.0f} %"))
+        self.viewer.levels_dragged.connect(lambda dx, dy: self.set_levels(self.levels.dragged(dx, dy)))
+        self.panel.gradcam_check.toggled.connect(self.commands.gradcam.setChecked)
+        self.commands.gradcam.toggled.connect(self.panel.gradcam_check.setChecked)
         self.panel.opacity_changed.connect(self._on_opacity)
         self.panel.explained_class_changed.connect(self._on_explained_class)
         self.scan_panel.open_requested.connect(self.open_paths)
@@ -281,19 +218,20 @@ class MainWindow(QMainWindow):
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
         self.panel.set_opacity(s.value("view/opacity", 0.4, type=float))
-        self.panel.set_explained_class(s.value("view/explained_class", POSITIVE, type=str))
-        self.clahe_action.setChecked(s.value("view/clahe", False, type=bool))
-        self.gradcam_action.setChecked(s.value("view/gradcam", True, type=bool))
-        self.panel.set_view_clahe(self.clahe_action.isChecked())
+        self.panel.set_explained_class(s.value("view/explain", PREDICTED, type=str))
+        self.commands.show_explained_class(self.panel.explained_class)
+        self.commands.clahe.setChecked(s.value("view/clahe", False, type=bool))
+        self.commands.gradcam.setChecked(s.value("view/gradcam", True, type=bool))
+        self.panel.set_view_clahe(self.commands.clahe.isChecked())
 
     def save_settings(self) -> None:
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
-        s.setValue("view/clahe", self.clahe_action.isChecked())
-        s.setValue("view/gradcam", self.gradcam_action.isChecked())
+        s.setValue("view/clahe", self.commands.clahe.isChecked())
+        s.setValue("view/gradcam", self.commands.gradcam.isChecked() or self._heat_held)
         s.setValue("view/opacity", self.panel.opacity)
-        s.setValue("view/explained_class", self.panel.explained_class)
+        s.setValue("view/explain", self.panel.explained_class)
         s.sync()
 
     @property
@@ -337,49 +275,48 @@ class MainWindow(QMainWindow):
         paths = [Path(p) for p in paths]
         if not paths:
             return
-        index = max(0, min(index, len(paths) - 1))
-        same = self.current_path is not None and paths[index] == self.current_path and (self.image or self._loading)
-        self._paths, self._index = paths, index
+        load = self.session.open(paths, index)
         self._update_navigation()
-        if same:
-            return
-        self._show_current()
+        if load:
+            self._show_current()
+        else:
+            self.panel.image_info.setText(self._image_details())
 
     def next_image(self) -> None:
-        if self._index + 1 < len(self._paths):
-            self._index += 1
+        if self.session.step(+1):
             self._show_current()
-        elif self._paths:
+        elif self.session.paths:
             self.statusBar().showMessage("This is the last image of the list.", 3000)
 
     def previous_image(self) -> None:
-        if self._index > 0:
-            self._index -= 1
+        if self.session.step(-1):
             self._show_current()
-        elif self._paths:
+        elif self.session.paths:
             self.statusBar().showMessage("This is the first image of the list.", 3000)
 
-    def _position(self) -> str:
-        return f"image {self._index + 1} of {len(self._paths)}" if len(self._paths) > 1 else ""
-
     def _update_navigation(self) -> None:
-        self.prev_action.setEnabled(self._index > 0)
-        self.next_action.setEnabled(0 <= self._index < len(self._paths) - 1)
+        self.commands.previous.setEnabled(self.session.can_go_back)
+        self.commands.next.setEnabled(self.session.can_go_on)
+
+    def _image_details(self) -> str:
+        image, position = self.image, self.session.position()
+        if image is None:
+            return position
+        details = f"{image.width} \u00d7 {image.height} px \u00b7 {image.source_format}"
+        return f"{details} \u00b7 {position}" if position else details
 
     def _show_current(self) -> None:
-        path = self._paths[self._index]
+        path = self.session.current_path
         self._update_navigation()
-        self._load_request += 1
-        self._loading = True
-        self._explain_request = None
-        self.current_path = path
-        self.image, self.explanation, self.views, self.heat = None, None, None, None
-        self.export_action.setEnabled(False)
+        request = self.session.begin_load()
+        self.views, self.heat = None, None
+        self._restore_held_heat()
+        self.commands.export.setEnabled(False)
         self.setWindowTitle(f"{path.name} \u2014 PneumoScan")
-        self.panel.show_opening(path, self._position())
+        self.panel.show_opening(path, self.session.position())
         self.statusBar().showMessage(f"Opening {path}\u2026")
         self.settings.setValue("paths/last_folder", str(path.parent))
-        self.loader.load(self._load_request, path, self._view_config())
+        self.loader.load(request, path, self._view_config())
         self._update_busy()
 
     def _view_config(self) -> PreprocessConfig:
@@ -387,14 +324,13 @@ class MainWindow(QMainWindow):
         return self.engine.card.preprocessing if self.engine.card else PreprocessConfig()
 
     def _on_image_loaded(self, request: int, path: str, views: ImageViews) -> None:
-        if request != self._load_request:
+        if not self.session.finish_load(request, views.image):
             return  # the user has moved on
-        self._loading = False
-        self.views, self.image = views, views.image
+        self.views = views
         self.settings.setValue("paths/last_file", path)
         self.recent_menu.add(Path(path))
-        self.panel.show_image_info(Path(path), self.image.width, self.image.height, self.image.source_format,
-                                   self._position())
+        self.panel.show_image_info(Path(path), views.image.width, views.image.height, views.image.source_format,
+                                   self.session.position())
         self.refresh_view(reset=True)
         self.image_shown.emit(path)
         focus = QApplication.focusWidget()
@@ -403,13 +339,12 @@ class MainWindow(QMainWindow):
         self._request_explanation()
 
     def _on_image_failed(self, request: int, path: str, message: str) -> None:
-        if request != self._load_request:
+        if not self.session.fail_load(request):
             return
-        self._loading = False
-        self.image = None
         self.viewer.clear(f"Could not open {Path(path).name}")
+        self.commands.gradcam.setEnabled(False)
         self.panel.show_error(message, "Cannot open this file")
-        self.panel.image_info.setText(self._position())
+        self.panel.image_info.setText(self.session.position())
         self.statusBar().showMessage(f"Could not open {Path(path).name}: {message}")
         self._update_busy()
         self.error_shown.emit(message)
@@ -419,59 +354,67 @@ class MainWindow(QMainWindow):
         if self.image is None:
             return
         if self.engine.error is not None:
-            self.panel.show_prediction_unavailable(f"The model is not available: {self.engine.error}")
+            self._show_no_prediction(f"The model is not available: {self.engine.error}")
             self._update_busy()
             return
         self.panel.show_analysing(self.engine.ready)
         self.statusBar().showMessage(
             f"Analysing {self.current_path.name if self.current_path else ''}\u2026"
             + (" (between scan batches)" if self.scan_panel.running else ""))
-        self._explain_request = self.engine.explain(self.image, self.panel.explained_class)
+        self.session.begin_explain(self.engine.explain(self.image, self.panel.explained_class))
         self._update_busy()
 
     def _on_explained(self, request: int, explanation: Explanation, heat: QImage) -> None:
-        if request != self._explain_request:
+        if not self.session.finish_explain(request, explanation):
             return  # a result for an image (or class) the user has left
-        self._explain_request = None
-        self.explanation, self.heat = explanation, heat
+        self.heat = heat
         p = explanation.prediction
         self.panel.show_prediction(explanation)
-        if self.gradcam_action.isChecked():
-            self.refresh_view()
+        self.commands.gradcam.setEnabled(True)
+        self._restore_held_heat()
+        if needs_caution(p) and self.commands.gradcam.isChecked():
+            self._hold_heat()  # not a finding: no coloured map unless the user asks for it
+        self.refresh_view()
         name = self.current_path.name if self.current_path else ""
         self.statusBar().showMessage(
-            f"{name}: {p.display_label} \u00b7 probability of pneumonia {p.probability:.3f} "
-            f"(threshold {p.threshold:.3f})" + (f" \u00b7 {len(p.warnings)} warning(s)" if p.warnings else ""))
+            f"{name}: {p.display_label} \u00b7 probability of pneumonia {probability_text(p.probability)} "
+            f"(threshold {threshold_text(p.threshold)})" + (f" \u00b7 {len(p.warnings)} warning(s)" if p.warnings else ""))
         self._update_busy()
         self.prediction_shown.emit(p)
 
     def _on_explain_failed(self, request: int, message: str) -> None:
-        if request != self._explain_request:
+        if not self.session.finish_explain(request):
             return
-        self._explain_request = None
-        self.panel.show_prediction_unavailable(message)
+        self._show_no_prediction(message)
         self.statusBar().showMessage(f"No prediction: {message}")
         self._update_busy()
         self.error_shown.emit(message)
 
-    def _on_explained_class(self, _name: str) -> None:
-        self.settings.setValue("view/explained_class", self.panel.explained_class)
+    def _show_no_prediction(self, message: str) -> None:
+        self.panel.show_prediction_unavailable(message)
+        self.commands.gradcam.setEnabled(False)
+
+    def _on_explained_class(self, name: str) -> None:
+        self.settings.setValue("view/explain", name)
+        self.commands.show_explained_class(name)
         if self.image is not None and self.engine.error is None:
             self._request_explanation()
-
-    @property
-    def prediction(self) -> Any:
-        return self.explanation.prediction if self.explanation else None
 
     # --- model ---------------------------------------------------------------------------------
     def _on_model_loaded(self, card: Any) -> None:
         self.model_status.setText(f"Model {card.version} ready")
-        self.panel.set_model_text(f"Model: {card.name} {card.version} \u00b7 threshold {card.threshold:.3f}")
-        if self._explain_request is not None:
+        self.panel.set_model_text(f"Model: {card.name} {card.version} \u00b7 threshold {threshold_text(card.threshold)}")
+        if self.session.explain_request is not None:
             self.panel.show_analysing(True)
         if self.views is not None and self.views.clahe_settings != clahe_settings(card.preprocessing):
-            self._show_current()  # rebuild the CLAHE view with this model's settings
+            # the CLAHE layer with this model's settings, from the image already decoded
+            self.loader.rebuild(self.session.load_request, self.views.image, card.preprocessing)
         self._update_busy()
+
+    def _on_views_rebuilt(self, request: int, views: ImageViews) -> None:
+        if request == self.session.load_request and self.views is not None and views.image is self.views.image:
+            self.views = views
+            self.refresh_view()
 
     def _on_model_failed(self, message: str) -> None:
         self.model_status.setText("Model unavailable")
@@ -490,21 +433,74 @@ class MainWindow(QMainWindow):
         self.refresh_view()
 
     def set_gradcam(self, enabled: bool) -> None:
-        self.settings.setValue("view/gradcam", enabled)
+        if enabled:
+            self._heat_held = False  # asked for: shown, whatever the result
+        self.settings.setValue("view/gradcam", enabled or self._heat_held)
         self.refresh_view()
+
+    def _hold_heat(self) -> None:
+        self._heat_held = True
+        self.commands.gradcam.setChecked(False)
+        self._heat_held = True  # set_gradcam(False) ran in between
+        self.panel.note_heat_hidden()
+
+    def _restore_held_heat(self) -> None:
+        if self._heat_held:
+            self._heat_held = False
+            self.commands.gradcam.setChecked(True)
+
+    def step_opacity(self, step: float) -> None:
+        self.panel.set_opacity(self.panel.opacity + step)
 
     def _on_opacity(self, value: float) -> None:
         self.settings.setValue("view/opacity", value)
-        if self.gradcam_action.isChecked() and self.heat is not None:
+        if self.commands.gradcam.isChecked() and self.heat is not None:
             self.refresh_view()
 
+    def set_invert(self, inverted: bool) -> None:
+        self.set_levels(Levels(self.levels.window, self.levels.level, inverted))
+
+    def apply_preset(self, name: str) -> None:
+        width, level = PRESETS[name]
+        self.set_levels(Levels(width, level, self.levels.invert))
+
+    def reset_levels(self) -> None:
+        self.set_levels(Levels())
+
+    def set_levels(self, levels: Levels) -> None:
+        """New window/level; drag events are coalesced, so the view is recomposed once per event loop turn."""
+        self.levels = levels
+        if self.commands.invert.isChecked() != levels.invert:
+            self.commands.invert.setChecked(levels.invert)  # calls set_invert, which changes nothing more
+        if not self._levels_pending:
+            self._levels_pending = True
+            QTimer.singleShot(0, self._apply_levels)
+
+    def _apply_levels(self) -> None:
+        self._levels_pending = False
+        self.refresh_view()
+        description = self.levels.describe()
+        self.statusBar().showMessage(f"View: {description}" if description else "View: full grey range", 3000)
+
+    def _shown_layer(self) -> tuple[QImage, bool]:
+        """The grey layer to show and whether it was made for this moment (window/level applied)."""
+        assert self.views is not None
+        layer = self.views.clahe if self.commands.clahe.isChecked() else self.views.plain
+        if self.levels.identity:
+            return layer, False
+        key = (layer.cacheKey(), self.levels)
+        if self._levelled is None or self._levelled[0] != key:
+            self._levelled = (key, gray_to_qimage(self.levels.apply(gray_pixels(layer))))
+        return self._levelled[1], True
+
     def refresh_view(self, reset: bool = False) -> None:
-        """Show the ready layers that the toggles ask for; nothing is computed here."""
+        """Show the ready layers that the toggles ask for; only window/level is computed here."""
         if self.views is None:
             return
-        self.viewer.set_image(self.views.clahe if self.clahe_action.isChecked() else self.views.plain, reset_view=reset)
-        self.viewer.set_overlay(self.heat if self.gradcam_action.isChecked() else None, self.panel.opacity)
-        self.export_action.setEnabled(True)
+        layer, transient = self._shown_layer()
+        self.viewer.set_image(layer, reset_view=reset, transient=transient)
+        self.viewer.set_overlay(self.heat if self.commands.gradcam.isChecked() else None, self.panel.opacity)
+        self.commands.export.setEnabled(True)
         self.view_updated.emit()
 
     # --- export --------------------------------------------------------------------------------
@@ -523,8 +519,8 @@ class MainWindow(QMainWindow):
         if composite is None or self.current_path is None:
             return
         heat_shown = self.viewer.heat is not None
-        description = describe_view(self.current_path, self.explanation, self.clahe_action.isChecked(),
-                                    self.panel.opacity if heat_shown else None)
+        description = describe_view(self.current_path, self.explanation, self.commands.clahe.isChecked(),
+                                    self.panel.opacity if heat_shown else None, self.levels.describe())
         self.settings.setValue("paths/last_export_folder", str(Path(path).parent))
         self.statusBar().showMessage(f"Saving the view to {path}\u2026")
         self.exporter.export(composite, Path(path), description, f"PneumoScan {__version__}")
@@ -535,9 +531,8 @@ class MainWindow(QMainWindow):
 
     def _update_busy(self) -> None:
         model_loading = not self.engine.ready and self.engine.error is None
-        busy = self._loading or self._explain_request is not None or self.scan_panel.running or model_loading
-        self.busy_bar.setVisible(busy)
-        self.panel.busy.setVisible(self._loading or self._explain_request is not None)
+        self.busy_bar.setVisible(self.session.busy or self.scan_panel.running or model_loading)
+        self.panel.busy.setVisible(self.session.busy)
 
     # --- drag and drop -------------------------------------------------------------------------
     @staticmethod
@@ -588,8 +583,3 @@ class MainWindow(QMainWindow):
         self.loader.shutdown()
         self.exporter.shutdown()
         self.engine.shutdown()
-
-    # test and benchmark helpers -----------------------------------------------------------------
-    @property
-    def busy(self) -> bool:
-        return self._loading or self._explain_request is not None

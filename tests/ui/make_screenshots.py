@@ -55,7 +55,7 @@ def main() -> int:
     if window.engine.error:
         raise SystemExit(window.engine.error)
     args.out.mkdir(parents=True, exist_ok=True)
-    window.gradcam_action.setChecked(True)
+    window.commands.gradcam.setChecked(True)
     window.panel.set_opacity(0.4)
     samples = resource_path("assets", "samples")
     shots = {"normal_gradcam.png": (samples / "NORMAL_IM-0117-0001.jpeg", "NORMAL"),

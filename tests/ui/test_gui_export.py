@@ -12,11 +12,11 @@ from tests.ui.test_gui_window import TIMEOUT, open_and_wait
 
 
 def test_export_writes_the_view_as_shown_with_the_result_inside(window, qtbot, tmp_path: Path) -> None:  # noqa: ANN001
-    assert not window.export_action.isEnabled()  # nothing to export yet
-    window.gradcam_action.setChecked(True)
-    window.clahe_action.setChecked(True)
+    assert not window.commands.export.isEnabled()  # nothing to export yet
+    window.commands.gradcam.setChecked(True)
+    window.commands.clahe.setChecked(True)
     prediction = open_and_wait(qtbot, window, PNEUMONIA_SAMPLE)
-    assert window.export_action.isEnabled()
+    assert window.commands.export.isEnabled()
     figures = tmp_path / "figures"
     figures.mkdir()
     out = figures / "figure.png"
@@ -36,8 +36,8 @@ def test_export_writes_the_view_as_shown_with_the_result_inside(window, qtbot, t
 
 
 def test_export_without_overlay_is_the_grayscale_image(window, qtbot, tmp_path: Path) -> None:  # noqa: ANN001
-    window.gradcam_action.setChecked(False)
-    window.clahe_action.setChecked(False)
+    window.commands.gradcam.setChecked(False)
+    window.commands.clahe.setChecked(False)
     open_and_wait(qtbot, window, NORMAL_SAMPLE)
     out = tmp_path / "plain.png"
     with qtbot.waitSignal(window.exporter.saved, timeout=TIMEOUT):

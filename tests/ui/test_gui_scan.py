@@ -189,5 +189,5 @@ def test_show_box_narrows_the_table_and_the_csv_keeps_everything(window, qtbot, 
     with qtbot.waitSignal(window.error_shown, timeout=TIMEOUT):  # a click opens the row shown: the broken file
         panel.table.clicked.emit(panel.proxy.index(0, 0))
     assert window.current_path == scan_folder_small / "broken.jpeg"
-    assert window._paths == [scan_folder_small / "broken.jpeg"]  # stepping stays within the rows shown
+    assert window.session.paths == [scan_folder_small / "broken.jpeg"]  # stepping stays within the rows shown
     assert len(_rows(out)) == 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import types
 from pathlib import Path
@@ -12,6 +13,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from app.ui.numbers import probability_text
 from tests.ui.conftest import NORMAL_SAMPLE, PNEUMONIA_SAMPLE, SAMPLES, displayed
 
 TIMEOUT = 30_000
@@ -57,12 +59,12 @@ def test_window_appears_before_the_model_is_ready(make_window, test_model_path: 
 def test_open_shows_probability_at_full_resolution(window, qtbot) -> None:  # noqa: ANN001
     prediction = open_and_wait(qtbot, window, PNEUMONIA_SAMPLE)
     assert 0.0 <= prediction.probability <= 1.0
-    assert window.panel.probability_label.text().startswith(f"{prediction.probability:.3f}")
+    assert window.panel.probability_label.text().startswith(probability_text(prediction.probability))
     assert window.panel.badge.text() in ("PNEUMONIA", "NORMAL")
     assert window.panel.badge.kind == prediction.label
     assert window.panel.result_box.isVisible()
     assert "0.0.0-test" in window.panel.model_label.text()
-    assert "as trained (CLAHE off)" in window.panel.model_input_label.text()
+    assert "The model saw the image without CLAHE" in window.panel.model_input_label.text()
     image = window.viewer.image
     assert (image.width(), image.height()) == (window.image.width, window.image.height)  # not the 224 px input
     assert window.image.width > 224
@@ -75,9 +77,9 @@ def test_drop_several_files_and_step_through_them(window, qtbot) -> None:  # noq
         assert drop(window, files).isAccepted()
     assert window.current_path == NORMAL_SAMPLE
     assert "image 1 of 2" in window.panel.image_info.text()
-    assert window.next_action.isEnabled() and not window.prev_action.isEnabled()
+    assert window.commands.next.isEnabled() and not window.commands.previous.isEnabled()
     with qtbot.waitSignal(window.prediction_shown, timeout=TIMEOUT):
-        window.next_action.trigger()
+        window.commands.next.trigger()
     assert window.current_path == PNEUMONIA_SAMPLE
     assert window.explanation.heatmap.shape == window.image.pixels.shape
     window.activateWindow()
@@ -152,48 +154,89 @@ def test_unsupported_dicom_is_reported(window, qtbot, tmp_path: Path) -> None:  
     assert "no pixel data" in window.statusBar().currentMessage()
 
 
-def test_panel_shows_out_of_domain_prominently(qtbot) -> None:  # noqa: ANN001
-    from app.core.screening import OUT_OF_DOMAIN, Explanation, Prediction
-    from app.ui.panel import PredictionPanel
+def test_out_of_domain_and_warnings_do_not_look_like_a_finding(qtbot) -> None:  # noqa: ANN001
+    from app.core.screening import Explanation, Prediction
+    from app.ui.panel import NOT_ASSESSABLE, PredictionPanel
+    from app.ui.result_widgets import NEUTRAL_FILL
 
     panel = PredictionPanel()
     qtbot.addWidget(panel)
     panel.show()
+    big = panel.font().pointSizeF() * 1.5
     warning = "Outside the model's domain: the image does not resemble the chest X-rays it was trained on."
-    prediction = Prediction(0.83, "PNEUMONIA", 0.42, 1.2, "1.2.3", False, 88.0, False, (warning, "Low resolution"))
-    panel.show_prediction(Explanation(prediction, np.zeros((8, 8), np.float32), "PNEUMONIA", True))
-    assert panel.badge.kind == "OUT_OF_DOMAIN"
-    assert panel.badge.text().lower() == OUT_OF_DOMAIN
-    assert warning in panel.warning_label.text() and "Low resolution" in panel.warning_label.text()
-    assert panel.warning_label.isVisible()
+    outside = Prediction(0.998, "PNEUMONIA", 0.42, 1.2, "1.2.3", False, 88.0, False, (warning, "Low resolution"))
+    panel.show_prediction(Explanation(outside, np.zeros((8, 8), np.float32), "PNEUMONIA", True))
+    assert (panel.badge.kind, panel.badge.text()) == ("OUT_OF_DOMAIN", NOT_ASSESSABLE)
+    assert panel.warning_label.isVisible() and warning in panel.warning_label.text()
+    layout = panel.layout()
+    assert layout.indexOf(panel.warning_label) < layout.indexOf(panel.result_box)  # the reason first
+    assert panel.probability_label.font().pointSizeF() < big  # small and grey, not a big bold number
+    assert "placeholder-text" in panel.probability_label.styleSheet()
+    assert "not a reliable result" in panel.probability_label.text()
+    assert panel.bar.fill_colour.name() == NEUTRAL_FILL  # no pneumonia red
     assert "do not rely on this probability" in panel.decision_label.text()
-    assert "map is empty" in panel.gradcam_note.text()
-    assert panel.probability_label.text().startswith("0.830")
+
+    header = "DICOM header: lateral view; the model was trained on frontal views."
+    caveat = Prediction(0.1, "NORMAL", 0.42, -2.0, "1.2.3", False, 20.0, True, (header,))
+    panel.show_prediction(Explanation(caveat, np.ones((8, 8), np.float32), "NORMAL", False))
+    assert (panel.badge.kind, panel.badge.text()) == ("CAUTION", "NORMAL \u2014 with warnings")
+    assert panel.probability_label.font().pointSizeF() < big and panel.bar.fill_colour.name() == NEUTRAL_FILL
+
     normal = Prediction(0.1, "NORMAL", 0.42, -2.0, "1.2.3", False)
     panel.show_prediction(Explanation(normal, np.ones((8, 8), np.float32), "PNEUMONIA", False))
     assert (panel.badge.kind, panel.badge.text()) == ("NORMAL", "NORMAL")
     assert panel.warning_label.isHidden()
-    assert "Below the threshold 0.420" in panel.decision_label.text()
+    assert panel.probability_label.font().pointSizeF() >= big
+    assert "0.100 is below the threshold 0.420" in panel.decision_label.text()
+    certain = Prediction(0.99997, "PNEUMONIA", 0.42, 9.0, "1.2.3", False)
+    panel.show_prediction(Explanation(certain, np.ones((8, 8), np.float32), "PNEUMONIA", False))
+    assert panel.probability_label.text() == "> 0.999"  # never "1.000"
+    assert "threshold 0.420" in panel.bar.toolTip()
+
+
+def test_out_of_domain_image_keeps_the_heat_map_off_unless_asked(window, qtbot, monkeypatch) -> None:  # noqa: ANN001
+    from app.core.screening import Explanation
+
+    screener = window.engine.worker.screener
+    real = screener.explain
+
+    def outside(*args, **kwargs) -> Explanation:  # noqa: ANN002, ANN003
+        e = real(*args, **kwargs)
+        p = dataclasses.replace(e.prediction, in_domain=False, warnings=("Outside the model's domain.",))
+        return dataclasses.replace(e, prediction=p)
+
+    monkeypatch.setattr(screener, "explain", outside)
+    window.commands.gradcam.setChecked(True)
+    open_and_wait(qtbot, window, PNEUMONIA_SAMPLE)
+    assert window.panel.badge.kind == "OUT_OF_DOMAIN"
+    assert window.viewer.heat is None and not window.commands.gradcam.isChecked()
+    assert "tick the box" in window.panel.gradcam_note.text()
+    window.panel.gradcam_check.setChecked(True)  # asked for: shown
+    assert window.viewer.heat is not None
+    monkeypatch.setattr(screener, "explain", real)
+    window.commands.gradcam.setChecked(False)
+    open_and_wait(qtbot, window, NORMAL_SAMPLE)
+    assert window.viewer.heat is None  # the user's own choice (off) stays
 
 
 def test_clahe_changes_the_view_not_the_prediction(window, qtbot) -> None:  # noqa: ANN001
-    window.gradcam_action.setChecked(False)
+    window.commands.gradcam.setChecked(False)
     prediction = open_and_wait(qtbot, window, NORMAL_SAMPLE)
     text = window.panel.probability_label.text()
     before = displayed(window)
-    window.clahe_action.setChecked(True)
+    window.commands.clahe.setChecked(True)
     after = displayed(window)
     assert after.shape == before.shape
     assert np.mean(np.abs(after.astype(int) - before.astype(int))) > 2.0
     assert np.array_equal(after[:, :, 0], after[:, :, 1])  # still grayscale
     assert window.prediction is prediction  # no new request was made
-    assert window._explain_request is None
+    assert window.session.explain_request is None
     assert window.panel.probability_label.text() == text
-    assert window.panel.view_label.isVisible() and "model input is unchanged" in window.panel.view_label.text()
+    assert window.panel.view_label.isVisible() and "for your eyes only" in window.panel.view_label.text()
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
     qtbot.keyClick(window.viewer, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)  # View > CLAHE, Ctrl+E
-    assert not window.clahe_action.isChecked()
+    assert not window.commands.clahe.isChecked()
     assert np.array_equal(displayed(window), before)
 
 
@@ -211,21 +254,23 @@ def test_clahe_view_uses_the_model_cards_settings(make_window, test_model_path: 
     card = read_card(test_model_path)
     dataclasses.replace(card, preprocessing=dataclasses.replace(card.preprocessing, clahe_clip_limit=6.0)).save(model_dir)
     window = make_window(model_path=model_dir / test_model_path.name, wait=False)
-    window.gradcam_action.setChecked(False)
-    window.clahe_action.setChecked(True)
+    window.commands.gradcam.setChecked(False)
+    window.commands.clahe.setChecked(True)
     window.open_paths([NORMAL_SAMPLE])
-    qtbot.waitUntil(lambda: window.engine.ready and window.views is not None, timeout=TIMEOUT)
-    assert window.views.clahe_settings == (6.0, 8)
+    qtbot.waitUntil(lambda: window.views is not None, timeout=TIMEOUT)
+    decoded = window.image
+    qtbot.waitUntil(lambda: window.engine.ready and window.views.clahe_settings == (6.0, 8), timeout=TIMEOUT)
+    assert window.image is decoded and window.views.image is decoded  # rebuilt from the decoded image, not the file
     assert np.array_equal(displayed(window)[:, :, 0], apply_clahe(window.image.pixels, 6.0, 8))
     assert not np.array_equal(displayed(window)[:, :, 0], apply_clahe(window.image.pixels, 2.0, 8))
 
 
 def test_gradcam_toggle_and_opacity_change_the_pixels(window, qtbot) -> None:  # noqa: ANN001
-    window.gradcam_action.setChecked(False)
+    window.commands.gradcam.setChecked(False)
     open_and_wait(qtbot, window, PNEUMONIA_SAMPLE)
     gray = displayed(window)
     assert np.array_equal(gray[:, :, 0], gray[:, :, 2])
-    window.gradcam_action.setChecked(True)
+    window.commands.gradcam.setChecked(True)
     assert window.panel.gradcam_check.isChecked()
     coloured = displayed(window)
     assert not np.array_equal(coloured, gray)
@@ -242,18 +287,18 @@ def test_gradcam_toggle_and_opacity_change_the_pixels(window, qtbot) -> None:  #
 
 def test_shown_blend_is_the_engines_overlay(window, qtbot) -> None:  # noqa: ANN001
     """The viewer blends ready layers; at full resolution that must equal `overlay` from the engine."""
-    from app.core.gradcam import overlay
+    from app.core.heatmap_colour import overlay
     from app.core.preprocessing import apply_clahe
 
-    window.gradcam_action.setChecked(True)
-    window.clahe_action.setChecked(True)
+    window.commands.gradcam.setChecked(True)
+    window.commands.clahe.setChecked(True)
     open_and_wait(qtbot, window, PNEUMONIA_SAMPLE)
     window.panel.set_opacity(0.7)
     gray = apply_clahe(window.image.pixels, 2.0, 8)
-    expected = overlay(gray, window.explanation.heatmap, 0.7)
+    expected = overlay(gray, window.explanation, 0.7)
     difference = np.abs(displayed(window).astype(int) - expected.astype(int))
     assert difference.max() <= 2  # Qt blends with an 8-bit alpha
-    window.gradcam_action.setChecked(False)
+    window.commands.gradcam.setChecked(False)
     assert np.array_equal(displayed(window)[:, :, 0], gray)
 
 
@@ -264,7 +309,7 @@ def test_zoom_fit_and_actual_size(window, qtbot) -> None:  # noqa: ANN001
     open_and_wait(qtbot, window, NORMAL_SAMPLE)
     fitted = window.viewer.zoom()
     assert window.viewer.fitted and fitted < 1.0
-    window.zoom_in_action.trigger()
+    window.commands.zoom_in.trigger()
     assert window.viewer.zoom() == pytest.approx(fitted * 1.25)
     viewport = window.viewer.viewport()
     corner = QPointF(30, 30)
@@ -275,30 +320,30 @@ def test_zoom_fit_and_actual_size(window, qtbot) -> None:  # noqa: ANN001
     assert window.viewer.zoom() == pytest.approx(fitted * 1.25 * 1.25)
     after = window.viewer.mapToScene(corner.toPoint())  # the point under the cursor stays put
     assert abs(after.x() - under_cursor.x()) < 3 and abs(after.y() - under_cursor.y()) < 3
-    window.actual_action.trigger()
+    window.commands.actual.trigger()
     assert window.viewer.zoom() == pytest.approx(1.0)
-    assert window.zoom_label.text() == "100 %"
-    window.fit_action.trigger()
+    assert window.zoom_label.text() == "Zoom 100 %"
+    window.commands.fit.trigger()
     assert window.viewer.zoom() == pytest.approx(fitted)
 
 
 def test_settings_persist_across_a_restart(make_window, test_screener, gui_settings, qtbot) -> None:  # noqa: ANN001
     first = make_window(screener=test_screener)
     open_and_wait(qtbot, first, PNEUMONIA_SAMPLE)
-    first.clahe_action.setChecked(True)
-    first.gradcam_action.setChecked(False)
+    first.commands.clahe.setChecked(True)
+    first.commands.gradcam.setChecked(False)
     first.panel.set_opacity(0.7)
     first.scan_panel.recursive_check.setChecked(True)
     first.scan_panel.set_folder(SAMPLES)
-    first.resize(720, 520)  # within the offscreen platform's 800 x 600 screen
+    first.resize(780, 560)  # within the offscreen platform's 800 x 600 screen
     first.close()
 
     second = make_window(screener=test_screener, size=None)
-    assert second.clahe_action.isChecked()
-    assert not second.gradcam_action.isChecked()
+    assert second.commands.clahe.isChecked()
+    assert not second.commands.gradcam.isChecked()
     assert second.panel.opacity == pytest.approx(0.7)
     assert second.scan_panel.recursive_check.isChecked()
-    assert (second.width(), second.height()) == (720, 520)
+    assert (second.width(), second.height()) == (780, 560)
     assert Path(second.last_folder) == SAMPLES
     with qtbot.waitSignal(second.prediction_shown, timeout=TIMEOUT):
         second.open_initial(None)  # no file on the command line: the last file comes back
@@ -375,7 +420,7 @@ def test_real_model_labels_the_samples(make_window, real_screener, qtbot, sample
     prediction = blocker.args[0]
     assert prediction.label == expected
     assert window.panel.badge.text() == prediction.display_label
-    assert window.panel.probability_label.text().startswith(f"{prediction.probability:.3f}")
+    assert window.panel.probability_label.text().startswith(probability_text(prediction.probability))
 
 
 def test_building_the_window_does_not_import_tensorflow() -> None:

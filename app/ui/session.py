@@ -1,0 +1,89 @@
+"""What the main window is showing, without Qt: the open list, the position in it, the request ids.
+
+Like napari's `ViewerModel` beside its Qt view: the window asks this model what to do and draws the
+answer, so the stepping and stale-result rules are tested without a display. A load or explain result
+is used only if its id is the newest one asked for (the user may have moved on since).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Session:
+    paths: list[Path] = field(default_factory=list)
+    index: int = -1
+    load_request: int = 0
+    loading: bool = False
+    explain_request: int | None = None
+    image: Any = None  # LoadedImage on screen
+    explanation: Any = None  # its Explanation, once the engine has answered
+
+    @property
+    def current_path(self) -> Path | None:
+        return self.paths[self.index] if 0 <= self.index < len(self.paths) else None
+
+    def open(self, paths: list[Path], index: int = 0) -> bool:
+        """Make `paths` the list, positioned at `index`; True if that file must be loaded (not on screen yet)."""
+        index = max(0, min(index, len(paths) - 1))
+        same = paths[index] == self.current_path and (self.image is not None or self.loading)
+        self.paths, self.index = list(paths), index
+        return not same
+
+    def step(self, delta: int) -> bool:
+        """Move within the list; False at either end."""
+        target = self.index + delta
+        if not 0 <= target < len(self.paths):
+            return False
+        self.index = target
+        return True
+
+    @property
+    def can_go_back(self) -> bool:
+        return self.index > 0
+
+    @property
+    def can_go_on(self) -> bool:
+        return 0 <= self.index < len(self.paths) - 1
+
+    def position(self) -> str:
+        return f"image {self.index + 1} of {len(self.paths)}" if len(self.paths) > 1 else ""
+
+    def begin_load(self) -> int:
+        """A new file is being decoded: forget the last one's image and result."""
+        self.load_request += 1
+        self.loading = True
+        self.explain_request, self.image, self.explanation = None, None, None
+        return self.load_request
+
+    def finish_load(self, request: int, image: Any) -> bool:
+        """True if `request` is the newest load (its image is now the session's)."""
+        if request != self.load_request:
+            return False
+        self.loading, self.image = False, image
+        return True
+
+    def fail_load(self, request: int) -> bool:
+        if request != self.load_request:
+            return False
+        self.loading, self.image = False, None
+        return True
+
+    def begin_explain(self, request: int) -> None:
+        self.explain_request = request
+
+    def finish_explain(self, request: int, explanation: Any = None) -> bool:
+        """True if `request` is the result the window waits for."""
+        if request != self.explain_request:
+            return False
+        self.explain_request = None
+        if explanation is not None:
+            self.explanation = explanation
+        return True
+
+    @property
+    def busy(self) -> bool:
+        return self.loading or self.explain_request is not None
