@@ -14,7 +14,8 @@ the checks run headless, from a source checkout and from the PyInstaller bundle 
                   window, the model and the first prediction took. The GUI does not delegate this flag
                   (packaging/launcher.py does); from source: `python -m app.selftest --smoke-gui`.
 
-`--model PATH` checks another model instead of the bundled one ($PNEUMOSCAN_MODEL works too).
+`--model PATH` checks another model instead of the bundled one ($PNEUMOSCAN_MODEL works too);
+`--backend onnx|keras` picks the runtime (default: ONNX Runtime when the model has an ONNX export).
 """
 
 from __future__ import annotations
@@ -90,13 +91,13 @@ def version_text(model_path: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-def run_self_test(model_path: Path | None = None, out: Callable[[str], None] = _print) -> Report:
+def run_self_test(model_path: Path | None = None, out: Callable[[str], None] = _print, backend: str | None = None) -> Report:
     """The checks behind `--self-test`; never raises, every problem ends up in `Report.failures`."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     report = Report()
     start = time.perf_counter()
     try:
-        _self_test(report, model_path, out)
+        _self_test(report, model_path, out, backend)
     except Exception as exc:  # an unexpected error is a failed self-test, never a crash without a report
         report.fail(f"unexpected error: {exc.__class__.__name__}: {exc}", out)
         for line in traceback.format_exc().rstrip().splitlines():
@@ -107,7 +108,7 @@ def run_self_test(model_path: Path | None = None, out: Callable[[str], None] = _
     return report
 
 
-def _self_test(report: Report, model_path: Path | None, out: Callable[[str], None]) -> None:
+def _self_test(report: Report, model_path: Path | None, out: Callable[[str], None], backend: str | None) -> None:
     import numpy as np
 
     from app.core.errors import PneumoScanError
@@ -122,7 +123,7 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
     try:
         from app.core.screening import Screener
 
-        screener = Screener(model_path)  # reads the card and checks the sha256 before TensorFlow loads anything
+        screener = Screener(model_path, backend)  # reads the card and checks the sha256 before loading anything
     except PneumoScanError as exc:
         report.fail(f"model: {exc}", out)
         return
@@ -130,7 +131,7 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
     card = screener.card
     gate = "domain check on" if screener.gate is not None else "no domain check"
     report.say(f"ok    model {card.name} {card.version} loaded, sha256 {card.sha256[:12]}… matches its card, "
-               f"{gate} ({report.timings['model_load_s']:.2f} s incl. TensorFlow import)", out)
+               f"{gate}, {screener.backend.name} backend ({report.timings['model_load_s']:.2f} s)", out)
 
     try:
         samples = sample_images()
@@ -275,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--self-test", action="store_true", help="headless check of model, samples and Grad-CAM")
     group.add_argument("--smoke-gui", action="store_true", help="open the main window briefly and close it")
     parser.add_argument("--model", type=Path, default=None, help="check this .keras model instead of the bundled one")
+    parser.add_argument("--backend", choices=("onnx", "keras"), default=None,
+                        help="--self-test on this backend (default: onnx when the model is exported)")
     parser.add_argument("--timeout", type=float, default=180.0, help="--smoke-gui: seconds to wait for the first result")
     return parser
 
@@ -294,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print(version_text(args.model))
         return 0
     if args.self_test:
-        return 0 if run_self_test(args.model).passed else 1
+        return 0 if run_self_test(args.model, backend=args.backend).passed else 1
     if args.smoke_gui:
         try:
             return smoke_gui(args.model, args.timeout)

@@ -1,6 +1,8 @@
 """Grad-CAM: exact on a model small enough to compute by hand, right on a model that learned a task,
 not an edge detector (it fails once the weights are randomised), and the same for nested backbones.
 
+Every test that explains runs on both backends: `keras` (GradientTape) and `onnx` (the model exported
+by the product's exporter, Grad-CAM from the closed form in `app.core.head`).
 All models here are tiny (a few convolutions on 32 x 32 or smaller inputs); only one test touches
 the product's MobileNetV2 (the shared random-weights test model).
 """
@@ -8,6 +10,7 @@ the product's MobileNetV2 (the shared random-weights test model).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import keras
@@ -15,9 +18,36 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from app.core.backend import Backend, open_backend
 from app.core.classifier import Classifier
 from app.core.classifier import cam_from_gradients
 from app.core.gradcam import colormap_lut, overlay, upsample
+from app.core.model_card import read_card
+from app.core.preprocessing import PreprocessConfig
+from model_training.export import export_onnx
+from tests.helpers import save_model_with_card
+
+OnBackend = Callable[[keras.Model], Backend]
+
+
+def exported(model: keras.Model, folder: Path) -> Path:
+    """Save `model` with a card for its own input size and export it to ONNX; returns the .keras path."""
+    path = save_model_with_card(model, folder, preprocessing=PreprocessConfig(input_size=tuple(model.input_shape[1:3])))
+    export_onnx(path)
+    return path
+
+
+@pytest.fixture(params=["keras", "onnx"])
+def on_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> OnBackend:
+    """Turns a Keras model into the parametrised backend: as it is, or exported and run on ONNX Runtime."""
+    if request.param == "keras":
+        return Classifier
+
+    def onnx(model: keras.Model) -> Backend:
+        path = exported(model, tmp_path_factory.mktemp("onnx"))
+        return open_backend(path, read_card(path), "onnx")
+
+    return onnx
 
 # ---------------------------------------------------------------------------------------------------
 # (a) A model computed by hand: 1x1 convolution -> global average -> logit
@@ -67,8 +97,8 @@ def hand_cam(x: np.ndarray, dense_w: np.ndarray = DENSE_W, positive: bool = True
 
 
 @pytest.mark.parametrize("positive", [True, False], ids=["PNEUMONIA", "NORMAL"])
-def test_cam_equals_the_hand_computed_weighted_sum(positive: bool) -> None:
-    classifier = Classifier(hand_model())
+def test_cam_equals_the_hand_computed_weighted_sum(positive: bool, on_backend: OnBackend) -> None:
+    classifier = on_backend(hand_model())
     for seed in range(3):
         x = hand_input(seed)
         cam, logit, features = classifier.explain(x, positive=positive)
@@ -80,8 +110,8 @@ def test_cam_equals_the_hand_computed_weighted_sum(positive: bool) -> None:
         assert np.allclose(features, expected_features, atol=1e-6)
 
 
-def test_normal_map_is_the_complement_of_the_pneumonia_map() -> None:
-    classifier = Classifier(hand_model())
+def test_normal_map_is_the_complement_of_the_pneumonia_map(on_backend: OnBackend) -> None:
+    classifier = on_backend(hand_model())
     x = hand_input(5)
     positive, _, _ = classifier.explain(x, positive=True)
     negative, _, _ = classifier.explain(x, positive=False)
@@ -90,10 +120,10 @@ def test_normal_map_is_the_complement_of_the_pneumonia_map() -> None:
 
 
 @pytest.mark.parametrize("head", ["activation", "dense", "dense_no_bias"])
-def test_every_sigmoid_head_style_gives_the_same_logit_and_map(head: str) -> None:
-    reference = Classifier(hand_model())
+def test_every_sigmoid_head_style_gives_the_same_logit_and_map(head: str, on_backend: OnBackend) -> None:
+    reference = on_backend(hand_model())
     other_model = hand_model(head=head)
-    other = Classifier(other_model)
+    other = on_backend(other_model)
     bias = DENSE_B if head != "dense_no_bias" else 0.0
     x = hand_input(7)
     cam, logit, _ = other.explain(x)
@@ -104,10 +134,10 @@ def test_every_sigmoid_head_style_gives_the_same_logit_and_map(head: str) -> Non
     assert 1 / (1 + np.exp(-logit)) == pytest.approx(probability, abs=1e-5)
 
 
-def test_all_zero_map_stays_zero() -> None:
+def test_all_zero_map_stays_zero(on_backend: OnBackend) -> None:
     """All channel weights negative on non-negative activations: nothing supports PNEUMONIA."""
     negative_w = np.array([-1.0, -0.5, -2.0], np.float32)
-    classifier = Classifier(hand_model(negative_w))
+    classifier = on_backend(hand_model(negative_w))
     cam, _, _ = classifier.explain(hand_input(1), positive=True)
     assert np.all(np.isfinite(cam)) and not cam.any()
     normal, _, _ = classifier.explain(hand_input(1), positive=False)
@@ -197,8 +227,8 @@ def held_out() -> tuple[np.ndarray, list[tuple[int, int]]]:
     return x, corners
 
 
-def test_heat_map_peak_falls_on_the_square(trained_square_model: keras.Model, held_out) -> None:  # noqa: ANN001
-    classifier = Classifier(trained_square_model)
+def test_heat_map_peak_falls_on_the_square(trained_square_model: keras.Model, held_out, on_backend: OnBackend) -> None:  # noqa: ANN001
+    classifier = on_backend(trained_square_model)
     x, corners = held_out
     hits = 0
     for image, corner in zip(x, corners):
@@ -208,15 +238,15 @@ def test_heat_map_peak_falls_on_the_square(trained_square_model: keras.Model, he
     assert hits >= len(x) - 1, f"peak on the square in only {hits} of {len(x)} held-out images"
 
 
-def test_randomised_weights_change_the_map(trained_square_model: keras.Model, held_out) -> None:  # noqa: ANN001
+def test_randomised_weights_change_the_map(trained_square_model: keras.Model, held_out, on_backend: OnBackend) -> None:  # noqa: ANN001
     """Adebayo et al. (2018): a map that survives weight randomisation explains the input, not the model."""
     x, corners = held_out
-    trained = Classifier(trained_square_model)
+    trained = on_backend(trained_square_model)
     trained_maps = [trained.explain(image)[0] for image in x]
     trained_fit = np.mean([_corr(cam, _mask(c)) for cam, c in zip(trained_maps, corners)])
     assert trained_fit > 0.6
     for seed in (101, 102, 103):
-        randomised = Classifier(square_model(seed))  # same architecture, fresh initial weights
+        randomised = on_backend(square_model(seed))  # same architecture, fresh initial weights
         maps = [randomised.explain(image)[0] for image in x]
         similarity = np.mean([_corr(a, b) for a, b in zip(maps, trained_maps)])
         fit = np.mean([_corr(cam, _mask(c)) for cam, c in zip(maps, corners)])
@@ -265,7 +295,7 @@ def _nested(layers: dict[str, keras.layers.Layer], pooled_backbone: bool) -> ker
 
 
 @pytest.mark.parametrize("pooled_backbone", [False, True], ids=["backbone_map", "backbone_pooled"])
-def test_nested_backbone_gives_the_flat_models_cam(pooled_backbone: bool) -> None:
+def test_nested_backbone_gives_the_flat_models_cam(pooled_backbone: bool, on_backend: OnBackend) -> None:
     keras.utils.set_random_seed(3)
     flat, nested = _flat(_layers()), _nested(_layers(), pooled_backbone)
     backbone = nested.get_layer("backbone")
@@ -275,7 +305,7 @@ def test_nested_backbone_gives_the_flat_models_cam(pooled_backbone: bool) -> Non
         nested.get_layer(name).set_weights(flat.get_layer(name).get_weights())
     with pytest.raises(ValueError):  # the trap: an inner layer's output is not reachable from the outer input
         keras.Model(nested.inputs, nested.get_layer("backbone").get_layer("out_relu").output)
-    flat_classifier, nested_classifier = Classifier(flat), Classifier(nested)
+    flat_classifier, nested_classifier = on_backend(flat), on_backend(nested)
     images = np.random.default_rng(4).random((3, SIZE, SIZE, 3)).astype(np.float32)
     for image in images:
         for positive in (True, False):
@@ -307,15 +337,15 @@ def test_product_model_explains_at_image_resolution(test_screener) -> None:  # n
     assert explanation.heatmap.min() >= 0.0 and explanation.heatmap.max() <= 1.0
     prediction = test_screener.predict(image)
     assert explanation.prediction.probability == pytest.approx(prediction.probability, abs=1e-6)
-    cam, _, _ = test_screener.classifier.explain(test_screener.prepare(image).tensor)
+    cam, _, _ = test_screener.backend.explain(test_screener.prepare(image).tensor)
     assert cam.shape == (7, 7)  # MobileNetV2's out_relu at 224 x 224
 
 
-def test_screener_reports_an_empty_map(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["keras", "onnx"])
+def test_screener_reports_an_empty_map(tmp_path: Path, backend: str) -> None:
     """A 224-input tiny model whose evidence is all against PNEUMONIA: the map is empty, not NaN."""
     from app.core.image_io import LoadedImage
     from app.core.screening import NEGATIVE, Screener
-    from tests.helpers import save_model_with_card
     from tests.test_image_io import xray_like
 
     inputs = keras.Input((224, 224, 3))
@@ -324,7 +354,7 @@ def test_screener_reports_an_empty_map(tmp_path: Path) -> None:
     logit = keras.layers.Dense(1, name="logit", kernel_initializer="zeros")
     model = keras.Model(inputs, keras.layers.Activation("sigmoid")(logit(x)))
     logit.set_weights([-np.ones((4, 1), np.float32), np.zeros(1, np.float32)])
-    screener = Screener(save_model_with_card(model, tmp_path))
+    screener = Screener(exported(model, tmp_path), backend)
     image = LoadedImage(xray_like(250, 230), "PNG", 8, 1, 0.0)
     explanation = screener.explain(image)
     assert explanation.empty and explanation.heatmap.shape == (250, 230) and not explanation.heatmap.any()
