@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up (first run only) and run PneumoScan: the app opening a bundled sample, or, without a screen,
-# a scan of the bundled samples into samples_pneumoscan.csv.
+# a scan of the bundled samples into samples_pneumoscan.csv. Installs the app only: ONNX Runtime, no TensorFlow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then

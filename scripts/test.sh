@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a virtual environment (first run only) and run the architecture contracts and the test suite.
+# Set up a virtual environment (first run only) and run the architecture contracts and the test suite
+# on both backends (the dev extra adds TensorFlow, Keras and the ONNX exporter to the onnxruntime app).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
