@@ -28,8 +28,9 @@ from app.core.errors import (
     ImageTooSmallError,
     NotAnImageError,
     UnsupportedDicomError,
+    UnsupportedFormatError,
 )
-from app.core.image_io import MIN_SIDE, is_image_path, load_image, load_image_bytes
+from app.core.image_io import MAX_DECODED_BYTES, MIN_SIDE, is_image_path, load_image, load_image_bytes, load_model_image
 
 # --------------------------------------------------------------------------------------------------
 # Builders (also used by tests/test_bad_inputs.py)
@@ -133,9 +134,7 @@ GRAY = xray_like()
      ("BMP", "RGB", ".bmp"), ("TIFF", "L", ".tiff"), ("TIFF", "RGB", ".tif")],
 )
 def test_lossless_formats_give_the_exact_grayscale(tmp_path: Path, fmt: str, mode: str, suffix: str) -> None:
-    image = Image.fromarray(GRAY).convert(mode)
-    if mode == "RGBA":  # a varying alpha must not leak into the pixels
-        image.putalpha(Image.fromarray((np.arange(GRAY.size) % 256).astype(np.uint8).reshape(GRAY.shape)))
+    image = Image.fromarray(GRAY).convert(mode)  # RGBA: fully opaque (compositing: its own test)
     loaded = load_image(write(tmp_path, "x" + suffix, encode(image, fmt)))
     assert loaded.pixels.dtype == np.uint8 and loaded.pixels.ndim == 2
     assert np.array_equal(loaded.pixels, GRAY)
@@ -463,5 +462,144 @@ def test_large_detector_size_is_not_refused_as_a_bomb(tmp_path: Path, monkeypatc
 
 def test_every_error_is_an_image_load_error() -> None:
     for kind in (FileMissingError, EmptyFileError, FileUnreadableError, NotAnImageError, CorruptImageError,
-                 UnsupportedDicomError, ImageTooSmallError, ImageTooLargeError):
+                 UnsupportedDicomError, ImageTooSmallError, ImageTooLargeError, UnsupportedFormatError):
         assert issubclass(kind, ImageLoadError)
+
+
+# --------------------------------------------------------------------------------------------------
+# Orientation, alpha, refused formats, the memory budget, the model's reduced copy
+# --------------------------------------------------------------------------------------------------
+
+
+def with_orientation(image: Image.Image, fmt: str, orientation: int, **options: object) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(image, fmt, exif=exif, **options)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_as_pillow_does(tmp_path: Path, orientation: int) -> None:
+    from PIL import ImageOps
+
+    source = Image.fromarray(xray_like(80, 120, orientation))
+    data = with_orientation(source, "PNG", orientation)  # lossless, so the pixels compare exactly
+    with Image.open(io.BytesIO(data)) as opened:
+        expected = np.asarray(ImageOps.exif_transpose(opened).convert("L"))
+    assert np.array_equal(load_image(write(tmp_path, "o.png", data)).pixels, expected)
+
+
+def test_rotated_jpeg_is_upright_in_the_models_reduced_copy_too(tmp_path: Path) -> None:
+    upright = xray_like(1000, 1900, 5)  # 2 x 2 x 224 fits: the model's copy is decoded at 1/2
+    path = write(tmp_path, "phone.jpg", with_orientation(Image.fromarray(upright).rotate(90, expand=True), "JPEG", 6,
+                                                          quality=95))
+    full, reduced = load_image(path), load_model_image(path, (224, 224))
+    assert full.pixels.shape == (1000, 1900) and np.abs(full.pixels.astype(int) - upright).mean() < 2
+    assert reduced.pixels.shape == (500, 950) and reduced.full_size == (1900, 1000)
+    assert np.abs(reduced.pixels.astype(int) - cv2.resize(upright, (950, 500), interpolation=cv2.INTER_AREA)).mean() < 2
+
+
+def test_model_copy_reduction_is_the_largest_keeping_twice_the_input(tmp_path: Path) -> None:
+    big = write(tmp_path, "big.jpg", encode(Image.fromarray(xray_like(1800, 3700, 1)), "JPEG", quality=90))
+    assert load_model_image(big, (224, 224)).pixels.shape == (450, 925)  # 1/4: 1800 / 8 = 225 < 448
+    small = write(tmp_path, "small.jpg", encode(Image.fromarray(xray_like(800, 900, 2)), "JPEG", quality=90))
+    assert np.array_equal(load_model_image(small, (224, 224)).pixels, load_image(small).pixels)  # < 896: full size
+    png = write(tmp_path, "big.png", encode(Image.fromarray(xray_like(1000, 1000, 3)), "PNG"))
+    viewer = load_image(png)
+    assert load_model_image(png, (224, 224), viewer) is viewer  # nothing to gain: the viewer's decode is reused
+
+
+def test_rgba_is_composited_over_black(tmp_path: Path) -> None:
+    alpha = np.tile(np.array([0, 128, 255], np.uint8).repeat(40), (96, 1))[:, :120]
+    image = Image.fromarray(GRAY[:, :120]).convert("RGBA")
+    image.putalpha(Image.fromarray(alpha))
+    loaded = load_image(write(tmp_path, "cut_out.png", encode(image, "PNG")))
+    expected = np.rint(GRAY[:, :120].astype(np.float64) * alpha / 255)
+    assert np.abs(loaded.pixels.astype(int) - expected).max() <= 1
+    assert loaded.pixels[:, :40].max() == 0 and np.array_equal(loaded.pixels[:, 80:], GRAY[:, 80:120])
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+def test_gif_and_webp_are_refused_with_their_name(tmp_path: Path, fmt: str) -> None:
+    path = write(tmp_path, f"x.{fmt.lower()}", encode(Image.fromarray(GRAY), fmt))
+    with pytest.raises(UnsupportedFormatError, match=f"This is a {fmt} image; PneumoScan reads JPEG, PNG, BMP, TIFF"):
+        load_image(path)
+    assert image_io.is_refused_path(path) and not is_image_path(path)
+
+
+def png_header(width: int, height: int, depth: int, colour_type: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + png_chunk(b"IEND", b""))
+
+
+def test_budget_counts_decoded_bytes_not_pixels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """100 MP of 16-bit RGB (600 MiB decoded) is refused from the header; 100 MP of 8-bit gray is decoded."""
+    calls = []
+    monkeypatch.setattr(cv2, "imdecode", lambda *args: calls.append(1))
+    with pytest.raises(ImageTooLargeError, match=r"10000 x 10000 pixels x 3 channels x 16 bits = 572 MiB decoded, "
+                                                 r"above the limit of 512 MiB; it was not decoded"):
+        load_image(write(tmp_path, "deep_rgb.png", png_header(10000, 10000, 16, 2)))
+    assert calls == [] and 10000 * 10000 * 6 > MAX_DECODED_BYTES
+    with pytest.raises(CorruptImageError):  # reaches the decoder (the fake returns None)
+        load_image(write(tmp_path, "gray.png", png_header(10000, 10000, 8, 0)))
+    assert calls == [1]
+
+
+# --------------------------------------------------------------------------------------------------
+# DICOM headers that lie
+# --------------------------------------------------------------------------------------------------
+
+
+def eight_bit_lut(entries: int = 256) -> object:
+    from pydicom.dataset import Dataset
+
+    lut = Dataset()
+    lut.add_new(0x00283002, "US", [entries, 0, 8])
+    lut.add_new(0x00283006, "US", list(range(entries)))
+    return lut
+
+
+def test_voi_lut_that_does_not_cover_the_pixels_is_not_applied(tmp_path: Path) -> None:
+    """An 8-bit LUT over 12-bit data: pydicom would wrap the values into a near-black image."""
+    ramp = ramp16()  # 0 .. 4000
+    loaded = load_image(write(tmp_path, "lut.dcm", make_dicom(ramp, VOILUTSequence=[eight_bit_lut()])))
+    plain = load_image(write(tmp_path, "plain.dcm", make_dicom(ramp))).pixels
+    assert np.array_equal(loaded.pixels, plain)  # the image's own range instead
+    assert loaded.warnings == ("The DICOM's VOI LUT covers stored values 0 to 255, but the pixels range from 0 to "
+                               "4000; it was not applied (it would distort the image). The image's own range is "
+                               "shown instead.",)
+    windowed = load_image(write(tmp_path, "both.dcm", make_dicom(ramp, VOILUTSequence=[eight_bit_lut()],
+                                                                  WindowCenter=2000, WindowWidth=1000)))
+    expected = linear_window(ramp.astype(np.float64), 2000, 1000)
+    assert np.abs(windowed.pixels.astype(float) - expected).max() <= 1.0 and "window is used" in windowed.warnings[0]
+
+
+def test_voi_lut_that_covers_the_pixels_is_applied(tmp_path: Path) -> None:
+    ramp = (ramp16() // 16).astype(np.uint16)  # 0 .. 250: inside the 256-entry table
+    loaded = load_image(write(tmp_path, "lut.dcm", make_dicom(ramp, VOILUTSequence=[eight_bit_lut()])))
+    assert loaded.warnings == () and np.array_equal(loaded.pixels, ramp.astype(np.uint8))  # identity on 0..255
+
+
+@pytest.mark.parametrize("width", [0, -100])
+def test_window_width_not_positive_is_ignored_with_a_warning(tmp_path: Path, width: int) -> None:
+    ramp = ramp16()
+    loaded = load_image(write(tmp_path, "w.dcm", make_dicom(ramp, WindowCenter=2000, WindowWidth=width)))
+    assert np.array_equal(loaded.pixels, load_image(write(tmp_path, "p.dcm", make_dicom(ramp))).pixels)
+    assert loaded.warnings == (f"The DICOM's Window Width is {width} (it must be positive); the window was ignored. "
+                               "The image's own range is shown instead.",)
+
+
+def test_palette_color_dicom_is_converted_through_its_tables(tmp_path: Path) -> None:
+    indices = (xray_like(96, 96, 4) // 2).astype(np.uint8)  # 0..127
+    entries = np.arange(256)
+    tables = {"Red": entries * 256, "Green": (255 - entries) * 256, "Blue": np.full(256, 128 * 256)}
+    attributes = {}
+    for colour, table in tables.items():
+        attributes[f"{colour}PaletteColorLookupTableDescriptor"] = [256, 0, 16]
+        attributes[f"{colour}PaletteColorLookupTableData"] = np.asarray(table, "<u2").tobytes()
+    loaded = load_image(write(tmp_path, "palette.dcm", make_dicom(indices, "PALETTE COLOR", 8, **attributes)))
+    rgb = np.stack([entries[indices], 255 - entries[indices], np.full_like(indices, 128)], axis=-1).astype(np.float64)
+    luma = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    stretched = (luma - luma.min()) * 255 / (luma.max() - luma.min())
+    assert loaded.source_channels == 3 and loaded.colour_deviation > 6
+    assert np.corrcoef(loaded.pixels.ravel(), stretched.ravel())[0, 1] > 0.99

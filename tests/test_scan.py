@@ -148,8 +148,9 @@ def test_resume_keeps_rows_as_written(test_screener, folder: Path, tmp_path: Pat
     out = tmp_path / "out.csv"
     _scan(test_screener, folder, out)
     finished = [row for row in _read(out) if row["status"] != "error"]
-    assert [row.to_csv() for row in read_done(out, "0.0.0-test")] == finished
-    assert "broken.jpg" not in out.read_text(encoding="utf-8")  # its error row is gone, to be retried
+    before = out.read_bytes()
+    assert [row.to_csv() for row in read_done(out, "0.0.0-test")] == finished  # broken.jpg's error row: retried
+    assert out.read_bytes() == before  # reading for a resume never writes
 
 
 def test_resume_refuses_results_of_another_model(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
@@ -264,3 +265,145 @@ def test_a_dicom_header_outside_the_training_data_makes_a_warning_row(test_scree
     assert rows["child.dcm"]["status"] == "ok" and rows["child.dcm"]["warning"] == ""
     assert rows["adult.dcm"]["status"] == "warning" and rows["adult.dcm"]["probability"] != ""
     assert "Patient age 45 years: the model was trained on children aged 1 to 5 years." in rows["adult.dcm"]["warning"]
+
+
+# ---- hardening: resume validation, formula escaping, folders that cannot be scanned
+
+
+def _refused_unchanged(screener, folder: Path, out: Path, text: bytes, match: str) -> None:  # noqa: ANN001
+    out.write_bytes(text)
+    with pytest.raises(PneumoScanError, match=match):
+        _scan(screener, folder, out, resume=True)
+    assert out.read_bytes() == text  # refused: byte for byte as it was
+    assert [p.name for p in out.parent.iterdir() if p.name.endswith(".part")] == []
+
+
+@pytest.mark.parametrize(("edit", "match"), [
+    (lambda line: line.replace(b",0.500000,", b",,", 1), "no probability"),  # forged "ok" without a number
+    (lambda line: line.rsplit(b",", 3)[0] + b"\n", "cells instead of 11"),  # a partial row
+    (lambda line: line.replace(b"PNEUMONIA", b"NORMAL"), "does not follow from its probability"),
+    (lambda line: line.replace(b",ok,", b",done,"), "status 'done'"),
+])
+def test_resume_refuses_forged_or_partial_rows_and_leaves_the_csv_unchanged(
+    test_screener, folder: Path, tmp_path: Path, edit, match: str  # noqa: ANN001
+) -> None:
+    out = tmp_path / "out.csv"
+    _scan(test_screener, folder, out)
+    lines = out.read_bytes().splitlines(keepends=True)
+    lines[2] = edit(lines[2])
+    _refused_unchanged(test_screener, folder, out, b"".join(lines), match)
+
+
+def test_resume_refuses_a_duplicate_row_and_another_model_file(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out.csv"
+    _scan(test_screener, folder, out)
+    lines = out.read_bytes().splitlines(keepends=True)
+    _refused_unchanged(test_screener, folder, out, b"".join(lines + [lines[1]]), "a second row for the same file")
+    sha = test_screener.card.sha256[:12].encode()
+    _refused_unchanged(test_screener, folder, out, b"".join(lines).replace(sha, b"0" * 12), "sha256 differs")
+
+
+def test_a_scan_stopped_before_its_first_batch_leaves_the_old_csv(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out.csv"
+    out.write_bytes(b"path,status,old results\n")
+    scan = scan_folder(test_screener, folder, out, batch_size=3)
+    scan.close()  # never started
+    next(iter(scan_folder(test_screener, folder, tmp_path / "other.csv")))  # an unrelated scan
+    assert out.read_bytes() == b"path,status,old results\n"
+    scan = scan_folder(test_screener, folder, out, batch_size=3)
+    next(scan)  # the first batch replaces it
+    scan.close()
+    assert out.read_bytes().startswith(b"path,status,probability,") and len(_read(out)) == 3
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+FORMULA_NAMES = ["=HYPERLINK(1).png", "+1.png", "-2.png", "@SUM(A1).png", "'quoted.png", "\tTab.png"]
+
+
+def test_formula_like_cells_are_escaped_and_read_back(test_screener, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = tmp_path / "names"
+    for seed, name in enumerate(FORMULA_NAMES):
+        _png(folder / name, seed)
+    out = tmp_path / "out.csv"
+    _scan(test_screener, folder, out)
+    cells = [row["path"] for row in _read(out)]
+    assert sorted(cells) == sorted("'" + name for name in FORMULA_NAMES)  # OWASP: a leading ' , never a formula
+    assert sorted(row.path for row in read_done(out, "0.0.0-test")) == sorted(FORMULA_NAMES)
+    again = _scan(test_screener, folder, out, resume=True)
+    assert again[-1].skipped == len(FORMULA_NAMES) and again[-1].total == 0  # recognised as done
+
+
+def test_formula_escaping_round_trips_through_pandas(test_screener, tmp_path: Path) -> None:  # noqa: ANN001
+    pandas = pytest.importorskip("pandas")
+    folder = tmp_path / "names"
+    _png(folder / "=cmd.png", 1)
+    out = tmp_path / "out.csv"
+    _scan(test_screener, folder, out)
+    frame = pandas.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(frame["path"]) == ["'=cmd.png"] and list(frame.columns) == list(CSV_COLUMNS)
+
+
+def test_excel_csv_starts_with_a_bom_and_resumes(test_screener, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = tmp_path / "Röntgen"
+    _png(folder / "é.png", 1)
+    _png(folder / "z.png", 2)
+    out = tmp_path / "out.csv"
+    _scan(test_screener, folder, out, excel=True)
+    assert out.read_bytes().startswith("\ufeffpath,".encode())
+    with open(out, newline="", encoding="utf-8-sig") as handle:
+        assert [row["path"] for row in csv.DictReader(handle)] == ["z.png", "é.png"]
+    lines = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:2]))
+    assert _scan(test_screener, folder, out, resume=True)[-1].skipped == 1
+    assert out.read_bytes().startswith("\ufeffpath,".encode()) and out.read_bytes().count(b"\xef\xbb\xbf") == 1
+
+
+def test_unreadable_sub_folder_gets_an_error_row(test_screener, folder: Path, tmp_path: Path,  # noqa: ANN001
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    locked = folder / "locked"
+    _png(locked / "hidden.png", 3)
+    real = os.scandir
+
+    def scandir(path):  # noqa: ANN001, ANN202 - as a folder without read permission answers (also as root)
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr("app.core.scan.os.scandir", scandir)
+    _scan(test_screener, folder, tmp_path / "out.csv", recursive=True)
+    rows = {row["path"]: row for row in _read(tmp_path / "out.csv")}
+    assert rows["locked"]["status"] == "error" and rows["locked"]["error"] == (
+        "Cannot read this sub-folder (Permission denied); its images were not scanned.")
+    assert "locked/hidden.png" not in rows
+
+
+def test_symlinked_sub_folder_gets_an_error_row_and_is_not_followed(test_screener, folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    outside = tmp_path / "elsewhere"
+    _png(outside / "other.png", 4)
+    try:
+        (folder / "link").symlink_to(outside, target_is_directory=True)
+    except OSError:
+        pytest.skip("no symbolic links here")
+    _scan(test_screener, folder, tmp_path / "out.csv", recursive=True)
+    rows = {row["path"]: row for row in _read(tmp_path / "out.csv")}
+    assert rows["link"]["status"] == "error" and rows["link"]["error"] == (
+        "A symbolic link to a folder: not followed. Scan the folder it points to instead.")
+    assert "link/other.png" not in rows
+
+
+@pytest.mark.parametrize("name", ["x.png", "notes.txt"])
+def test_the_engine_never_writes_a_non_csv_among_the_images(test_screener, folder: Path, name: str) -> None:  # noqa: ANN001
+    target = folder / name
+    target.write_bytes(b"keep me")
+    with pytest.raises(PneumoScanError, match="inside the scanned folder and not a .csv"):
+        _scan(test_screener, folder, target)
+    assert target.read_bytes() == b"keep me"
+
+
+def test_scan_request_defaults_and_default_csv(folder: Path) -> None:
+    from app.core.scan import DEFAULT_BATCH_SIZE, ScanRequest, default_scan_csv
+
+    request = ScanRequest(folder)
+    assert request.batch_size == DEFAULT_BATCH_SIZE == 16 and request.csv_path == default_scan_csv(folder)
+    assert default_scan_csv(folder) == folder.resolve().parent / "images_pneumoscan.csv"
+    assert [p.name for p in request.check()] == ["Z.png", "a.png", "b.png", "broken.jpg", "c.png", "k.png", "m.png", "x.png"]

@@ -40,7 +40,15 @@ class ImageTooSmallError(ImageLoadError):
 
 
 class ImageTooLargeError(ImageLoadError):
-    """The declared size is above the pixel limit (a decompression bomb is refused before decoding)."""
+    """The decoded buffer the header declares is above the memory budget (refused before decoding)."""
+
+
+class UnsupportedFormatError(ImageLoadError):
+    """A real image in a format the engine refuses everywhere (GIF, WebP, ...), so predict and scan agree."""
+
+
+class OutputError(PneumoScanError):
+    """An output path that would overwrite an input or an unrelated file, or cannot be written."""
 
 
 class ModelError(PneumoScanError):

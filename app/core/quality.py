@@ -47,12 +47,13 @@ def quality_warnings(image: LoadedImage) -> list[str]:
         warnings.append(f"{saturated:.0%} of the image is saturated white: over-exposed or a burned-in overlay.")
     if image.colour_deviation > MAX_COLOUR_DEVIATION:
         warnings.append("A colour image that is not grayscale-like: X-rays are grayscale, this may be a photograph.")
-    aspect = max(image.width, image.height) / min(image.width, image.height)
+    width, height = image.full_size  # the file's size, also when the model's copy was decoded reduced
+    aspect = max(width, height) / min(width, height)
     if aspect > MAX_ASPECT:
-        warnings.append(f"Extreme aspect ratio ({image.width} x {image.height}): a chest radiograph is close to square.")
-    if min(image.width, image.height) < LOW_RESOLUTION:
-        warnings.append(f"Low resolution ({image.width} x {image.height} pixels): fine detail is lost.")
-    return warnings + header_warnings(image)
+        warnings.append(f"Extreme aspect ratio ({width} x {height}): a chest radiograph is close to square.")
+    if min(width, height) < LOW_RESOLUTION:
+        warnings.append(f"Low resolution ({width} x {height} pixels): fine detail is lost.")
+    return list(image.warnings) + warnings + header_warnings(image)
 
 
 def header_warnings(image: LoadedImage) -> list[str]:

@@ -5,28 +5,44 @@ GUI's worker forwards it to a progress bar; stopping the iteration (Ctrl-C, the 
 leaves a valid CSV of everything finished, and `resume=True` later skips those files (and tries
 the ones with an error row again). Files are decoded on a thread pool while the model runs on the
 previous batch.
+
+The CSV is never written in place: the header (and, when resuming, the rows kept) go to a temporary
+file beside it, which replaces the old file once the first batch is in it; later batches are
+appended. A CSV that `resume` refuses is therefore left exactly as it was. `ScanRequest` is a scan
+as a user asks for it (CLI or GUI); its `check` refuses, before the model loads, whatever would
+overwrite an input or an unrelated file.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from app.core.errors import PneumoScanError, describe_error
-from app.core.image_io import has_dicom_preamble, is_image_path, load_image
-from app.core.screening import PROBABILITY_DIGITS, Prepared, Screener
+from app.core.errors import OutputError, PneumoScanError, describe_error
+from app.core.image_io import has_dicom_preamble, is_image_path, is_refused_path, load_model_image
+from app.core.outputs import check_writable, csv_escape, csv_unescape, temp_beside
+from app.core.screening import NEGATIVE, OUT_OF_DOMAIN, POSITIVE, PROBABILITY_DIGITS, Prediction, Prepared, Screener
 
 # File names that are not valid UTF-8 (possible on Linux) are written back byte for byte, so the scan
 # never dies on one and a resumed scan still recognises them.
 CSV_ENCODING, CSV_ERRORS = "utf-8", "surrogateescape"
+BOM = "\ufeff"  # `excel=True`: Excel reads a UTF-8 CSV without it as the local code page (accents garbled)
 
-CSV_COLUMNS = ("path", "status", "probability", "prediction", "threshold", "model_version",
+CSV_COLUMNS = ("path", "status", "probability", "prediction", "threshold", "model_version", "model_sha256",
                "in_domain", "domain_score", "warning", "error")
+TEXT_COLUMNS = ("path", "status", "prediction", "model_version", "model_sha256", "warning", "error")
+SHA_DIGITS = 12  # of the model file's sha256 written in every row: enough to tell two models apart
+WARNING_SEPARATOR = " | "
+DEFAULT_BATCH_SIZE = 16  # the one default of the CLI, the GUI and the engine
+MAX_BATCH_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -41,30 +57,91 @@ class ScanRow:
     domain_score: float | None = None
     warning: str = ""
     error: str = ""
+    model_sha256: str = ""  # the first SHA_DIGITS hex digits of the model file's sha256
+
+    @classmethod
+    def from_prediction(cls, path: str, prediction: Prediction, model_sha256: str = "") -> ScanRow:
+        """The one mapping of a prediction to a record (CSV row, `predict --json` line)."""
+        return cls(
+            path=path, status=prediction.status, probability=prediction.probability, prediction=prediction.label,
+            threshold=prediction.threshold, model_version=prediction.model_version,
+            in_domain=prediction.in_domain if prediction.domain_score is not None else None,
+            domain_score=prediction.domain_score, warning=WARNING_SEPARATOR.join(prediction.warnings),
+            model_sha256=model_sha256[:SHA_DIGITS],
+        )
+
+    @classmethod
+    def from_error(cls, path: str, exc: BaseException) -> ScanRow:
+        return cls(path=path, status="error", error=" ".join(describe_error(exc).split()))  # one line per row
+
+    @property
+    def display_label(self) -> str:
+        """What a reader should see: the label, unless the image is not what the model knows."""
+        return OUT_OF_DOMAIN if self.in_domain is False else self.prediction
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.warning.split(WARNING_SEPARATOR) if self.warning else []
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as `predict --json` prints it (numbers as numbers, warnings as a list)."""
+        if self.status == "error":
+            return {"path": self.path, "status": "error", "error": self.error}
+        return {"path": self.path, "status": self.status, "probability": self.probability, "prediction": self.prediction,
+                "threshold": self.threshold, "in_domain": self.in_domain, "domain_score": self.domain_score,
+                "warnings": self.warnings, "model_version": self.model_version, "model_sha256": self.model_sha256}
 
     def to_csv(self) -> dict[str, str]:
+        """The CSV cells, every text cell escaped against formula injection (`outputs.csv_escape`)."""
         def fmt(value: float | None, digits: int) -> str:
             return "" if value is None else f"{value:.{digits}f}"
 
-        return {
+        cells = {
             "path": self.path, "status": self.status, "probability": fmt(self.probability, PROBABILITY_DIGITS),
-            "prediction": self.prediction, "threshold": fmt(self.threshold, PROBABILITY_DIGITS), "model_version": self.model_version,
+            "prediction": self.prediction, "threshold": fmt(self.threshold, PROBABILITY_DIGITS),
+            "model_version": self.model_version, "model_sha256": self.model_sha256,
             "in_domain": "" if self.in_domain is None else str(self.in_domain).lower(),
             "domain_score": fmt(self.domain_score, 3), "warning": self.warning, "error": self.error,
         }
+        return {key: csv_escape(value) if key in TEXT_COLUMNS else value for key, value in cells.items()}
 
     @classmethod
     def from_csv(cls, row: dict[str, str]) -> ScanRow:
-        """The inverse of `to_csv` (numbers as written, to 6 decimals)."""
-        def number(text: str) -> float | None:
-            return float(text) if text else None
+        """The inverse of `to_csv` (numbers as written, to 6 decimals); `ValueError` when a cell is malformed."""
+        text = {key: csv_unescape(row[key]) if key in TEXT_COLUMNS else row[key] for key in CSV_COLUMNS}
 
+        def number(cell: str) -> float | None:
+            value = float(cell) if cell else None
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"not a finite number: {cell}")
+            return value
+
+        if text["in_domain"] not in ("true", "false", ""):
+            raise ValueError(f"in_domain {text['in_domain']!r}")
         return cls(
-            path=row["path"], status=row["status"], probability=number(row["probability"]),
-            prediction=row["prediction"], threshold=number(row["threshold"]), model_version=row["model_version"],
-            in_domain={"true": True, "false": False}.get(row["in_domain"]), domain_score=number(row["domain_score"]),
-            warning=row["warning"], error=row["error"],
+            path=text["path"], status=text["status"], probability=number(text["probability"]),
+            prediction=text["prediction"], threshold=number(text["threshold"]), model_version=text["model_version"],
+            in_domain={"true": True, "false": False}.get(text["in_domain"]), domain_score=number(text["domain_score"]),
+            warning=text["warning"], error=text["error"], model_sha256=text["model_sha256"],
         )
+
+    def problem(self) -> str:
+        """Why this row cannot have been written by a scan ("" when it is well-formed)."""
+        if not self.path:
+            return "no path"
+        if self.status == "error":
+            return "" if self.error and self.probability is None and not self.prediction else "an incomplete error row"
+        if self.status not in ("ok", "warning"):
+            return f"status {self.status!r}"
+        if self.probability is None or self.threshold is None or not 0 <= self.probability <= 1:
+            return "no probability in [0, 1] or no threshold"
+        if self.prediction != (POSITIVE if self.probability >= self.threshold else NEGATIVE):
+            return f"prediction {self.prediction!r} does not follow from its probability and threshold"
+        if (self.status == "warning") != bool(self.warning) or self.error:
+            return "status, warning and error disagree"
+        if not self.model_version or not self.model_sha256:
+            return "no model version or sha256"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +158,85 @@ class ScanUpdate:
         return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
+def default_scan_csv(folder: Path) -> Path:
+    """`FOLDER_pneumoscan.csv` beside the folder, so the results never land among the images."""
+    folder = Path(folder).resolve()
+    return folder.parent / f"{folder.name}_pneumoscan.csv"
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """One folder scan as a user asks for it, from the CLI or the GUI.
+
+    `check` refuses (with a `PneumoScanError` a user can act on) what cannot work or would harm a
+    file; it needs no model, so the CLI runs it before loading one. `start` runs the scan.
+    """
+
+    folder: Path
+    out: Path | None = None  # None: `default_scan_csv(folder)`
+    recursive: bool = False
+    resume: bool = False  # keep the CSV's finished rows and skip their files
+    overwrite: bool = False  # replace an existing results CSV (without: refused unless resuming)
+    clahe: bool | None = None  # None: as the model card says
+    batch_size: int = DEFAULT_BATCH_SIZE
+    excel: bool = False  # UTF-8 with a byte-order mark, for Excel
+
+    @property
+    def csv_path(self) -> Path:
+        return Path(self.out) if self.out else default_scan_csv(self.folder)
+
+    def check(self, model_version: str | None = None, model_sha256: str = "") -> list[Path]:
+        """Refuse a bad request before any work; return the image files found (empty: nothing to scan).
+
+        With `model_version`, a resumed CSV is validated in full here too (it is again when the scan starts).
+        """
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise PneumoScanError(f"The batch size must be 1 to {MAX_BATCH_SIZE}, not {self.batch_size}.")
+        check_folder(self.folder)
+        check_scan_output(self.folder, self.csv_path)
+        out = self.csv_path
+        if out.exists() and not self.resume:
+            if not self.overwrite:
+                raise OutputError(f"{out} already exists: add --resume to continue that scan, or --overwrite to "
+                                  "replace it.")
+            if not _is_results_file(out):
+                raise OutputError(f"{out} is not a PneumoScan results file; it is not replaced. Choose another --out.")
+        if self.resume and model_version is not None:
+            read_done(out, model_version, model_sha256)
+        return [path for path, problem in list_entries(self.folder, self.recursive) if not problem]
+
+    def start(self, screener: Screener) -> Iterator[ScanUpdate]:
+        return scan_folder(screener, self.folder, self.csv_path, self.recursive, self.resume, self.clahe,
+                           self.batch_size, excel=self.excel)
+
+
+def check_folder(folder: Path) -> None:
+    """The folder to scan exists and can be listed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PneumoScanError(f"Not a folder: {folder}")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise PneumoScanError(f"Cannot read the folder {folder}: permission denied.")
+
+
+def check_scan_output(folder: Path, out: Path) -> None:
+    """What no caller may do: write into a folder, onto a non-CSV file, or a non-CSV among the images."""
+    check_writable(out)
+    is_csv = out.suffix.lower() == ".csv"
+    if not is_csv and out.resolve().is_relative_to(Path(folder).resolve()):
+        raise OutputError(f"--out {out} is inside the scanned folder and not a .csv; it could be one of the images. "
+                          "Choose a .csv file.")
+    if out.exists() and not is_csv:
+        raise OutputError(f"--out {out} exists and is not a CSV file; PneumoScan will not replace it.")
+
+
+def _is_results_file(path: Path) -> bool:
+    """Empty, or starting with a PneumoScan header (of any version): a file a scan may replace."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    return not head or head.removeprefix(BOM.encode()).startswith(b"path,status,")
+
+
 def _looks_like_dicom_without_suffix(path: Path) -> bool:
     if path.suffix or not path.is_file():
         return False
@@ -91,72 +247,130 @@ def _looks_like_dicom_without_suffix(path: Path) -> bool:
         return False
 
 
-def list_images(folder: Path, recursive: bool = False) -> list[Path]:
-    """Image-named entries (and suffix-less DICOM files), sorted by relative path for a deterministic order.
+def list_entries(folder: Path, recursive: bool = False) -> list[tuple[Path, str]]:
+    """(path, problem) for every file to scan, sorted by relative path; `problem` is "" for a file to read.
 
-    Entries named like images are listed even when they are folders or unreadable, so that each gets
-    an error row instead of silently vanishing from the results.
+    Entries named like images are listed even when they are folders or unreadable, so that each gets an
+    error row instead of silently vanishing from the results; so are, when recursing, sub-folders that
+    cannot be read and symbolic links to folders (not followed: they can loop or leave the folder).
     """
     folder = Path(folder)
-    entries = folder.rglob("*") if recursive else folder.iterdir()
-    found = []
-    for path in entries:
-        if is_image_path(path) or _looks_like_dicom_without_suffix(path):
-            found.append(path)
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    found: list[tuple[Path, str]] = []
+
+    def visit(directory: Path) -> None:
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            if directory == folder:
+                raise PneumoScanError(f"Cannot read the folder {folder}: {exc.strerror or exc}") from exc
+            found.append((directory, f"Cannot read this sub-folder ({exc.strerror or exc}); its images were not scanned."))
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            named = is_image_path(path) or is_refused_path(path)
+            if entry.is_dir(follow_symlinks=False):
+                if named:
+                    found.append((path, ""))  # its row says it is a folder
+                if recursive:
+                    visit(path)
+            elif recursive and entry.is_symlink() and path.is_dir():
+                found.append((path, "A symbolic link to a folder: not followed. Scan the folder it points to instead."))
+            elif named or _looks_like_dicom_without_suffix(path):
+                found.append((path, ""))
+
+    visit(folder)
+    return sorted(found, key=lambda item: item[0].relative_to(folder).as_posix())
 
 
-def read_done(csv_path: Path, model_version: str) -> list[ScanRow]:
-    """The finished rows of an earlier run of `model_version` into `csv_path`, for `resume`.
+def list_images(folder: Path, recursive: bool = False) -> list[Path]:
+    """The files a scan reads, sorted by relative path for a deterministic order."""
+    return [path for path, problem in list_entries(folder, recursive) if not problem]
 
-    A half-written last line (a crash) is cut off. Error rows are not finished: they are removed from
-    the file, so their files are tried again. A CSV of another format or another model is refused
-    (results of two models must not be mixed) and left untouched.
+
+def read_done(csv_path: Path, model_version: str, model_sha256: str = "") -> list[ScanRow]:
+    """The finished rows of an earlier run of this model in `csv_path`, for `resume`; the file is only read.
+
+    The whole file is validated first: the header, every row complete and well-formed, one row per
+    path, and every scored row of this model version (and sha256, when given). A half-written last
+    line (a crash) is left out. Error rows are not finished: their files are tried again. Anything
+    else is refused with a `PneumoScanError`, so results of two models never mix.
     """
-    if not csv_path.exists() or csv_path.stat().st_size == 0:
+    if not csv_path.exists():
         return []
     data = csv_path.read_bytes()
-    if not data.endswith(b"\n"):
-        with open(csv_path, "r+b") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
-        if data.rfind(b"\n") < 0:  # only a half-written header: start afresh
+    text = data.decode(CSV_ENCODING, CSV_ERRORS).removeprefix(BOM)
+    header = ",".join(CSV_COLUMNS)
+    if "\n" not in text:  # empty, or a header cut off by a crash
+        if header.startswith(text.strip("\r")):
             return []
-    with open(csv_path, newline="", encoding=CSV_ENCODING, errors=CSV_ERRORS) as handle:
-        reader = csv.DictReader(handle)
-        if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
-            raise PneumoScanError(f"{csv_path} is not a PneumoScan results file of this version; "
-                                  "choose another output to resume.")
+        raise PneumoScanError(f"{csv_path} is not a PneumoScan results file of this version; choose another output to resume.")
+    complete = text[: text.rfind("\n") + 1]  # a half-written last row is dropped
+    reader = csv.reader(io.StringIO(complete, newline=""))
+    if tuple(next(reader, ())) != CSV_COLUMNS:
+        raise PneumoScanError(f"{csv_path} is not a PneumoScan results file of this version; choose another output to resume.")
+    rows: list[ScanRow] = []
+    seen: set[str] = set()
+    for cells in reader:
         try:
-            rows = [ScanRow.from_csv(row) for row in reader]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise PneumoScanError(f"{csv_path} has a damaged row (line {reader.line_num}); "
+            if len(cells) != len(CSV_COLUMNS):
+                raise ValueError(f"{len(cells)} cells instead of {len(CSV_COLUMNS)}")
+            row = ScanRow.from_csv(dict(zip(CSV_COLUMNS, cells)))
+            problem = row.problem() or ("a second row for the same file" if row.path in seen else "")
+            if problem:
+                raise ValueError(problem)
+        except ValueError as exc:
+            raise PneumoScanError(f"{csv_path} has a damaged row (line {reader.line_num}: {exc}); "
                                   "choose another output to resume.") from exc
-    others = sorted({row.model_version for row in rows if row.model_version and row.model_version != model_version})
+        seen.add(row.path)
+        rows.append(row)
+    scored = [row for row in rows if row.status != "error"]
+    others = sorted({row.model_version for row in scored if row.model_version != model_version})
     if others:
         raise PneumoScanError(f"{csv_path} holds results of model {', '.join(others)}, not of this model "
                               f"({model_version}); scan into a new CSV so that two models' results are not mixed.")
-    finished = [row for row in rows if row.status != "error"]
-    if len(finished) < len(rows):
-        _rewrite(csv_path, finished)
-    return finished
+    if model_sha256 and any(row.model_sha256 != model_sha256[:SHA_DIGITS] for row in scored):
+        raise PneumoScanError(f"{csv_path} holds results of another model file with the same version "
+                              f"{model_version} (sha256 differs); scan into a new CSV.")
+    return scored
 
 
-def _rewrite(csv_path: Path, rows: list[ScanRow]) -> None:
-    """Replace the CSV by `rows` in one step, so a crash leaves either the old file or the new one."""
-    partial = csv_path.with_name(f".{csv_path.name}.part")
-    with open(partial, "w", newline="", encoding=CSV_ENCODING, errors=CSV_ERRORS) as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(row.to_csv() for row in rows)
-    os.replace(partial, csv_path)
+class _CsvSink:
+    """Header and kept rows go to a temporary file beside the target, which replaces it on the first `write`."""
 
+    def __init__(self, target: Path, kept: tuple[ScanRow, ...], bom: bool) -> None:
+        self.target, self.partial = target, temp_beside(target)
+        self.handle = open(self.partial, "w", newline="", encoding=CSV_ENCODING, errors=CSV_ERRORS)  # noqa: SIM115
+        if bom:
+            self.handle.write(BOM)
+        self.writer = csv.DictWriter(self.handle, fieldnames=CSV_COLUMNS)
+        self.writer.writeheader()
+        self.writer.writerows(row.to_csv() for row in kept)
 
-def _error_row(relative: str, exc: BaseException) -> ScanRow:
-    return ScanRow(path=relative, status="error", error=" ".join(describe_error(exc).split()))  # one line per row
+    def write(self, rows: list[ScanRow]) -> None:
+        self.writer.writerows(row.to_csv() for row in rows)
+        self.handle.flush()
+        if self.partial is not None:  # closed before the rename, which Windows needs
+            self.handle.close()
+            os.replace(self.partial, self.target)
+            self.partial = None
+            self.handle = open(self.target, "a", newline="", encoding=CSV_ENCODING, errors=CSV_ERRORS)  # noqa: SIM115
+            self.writer = csv.DictWriter(self.handle, fieldnames=CSV_COLUMNS)
+
+    def close(self) -> None:
+        self.handle.close()
+        if self.partial is not None:  # stopped before the first batch: the target is left as it was
+            self.partial.unlink(missing_ok=True)
 
 
 def _prepare(screener: Screener, path: Path, clahe: bool | None) -> Prepared:
-    return screener.prepare(load_image(path), clahe)
+    return screener.prepare(load_model_image(path, screener.card.input_size), clahe)
+
+
+def _failed(problem: str) -> Future[Prepared]:
+    future: Future[Prepared] = Future()
+    future.set_exception(PneumoScanError(problem))
+    return future
 
 
 def scan_folder(
@@ -166,73 +380,77 @@ def scan_folder(
     recursive: bool = False,
     resume: bool = False,
     clahe: bool | None = None,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int = 2,
     clock: Callable[[], float] = time.monotonic,
+    excel: bool = False,
 ) -> Iterator[ScanUpdate]:
-    """Scan `folder` into `out_csv`, yielding after every batch; see the module docstring."""
+    """Scan `folder` into `out_csv`, yielding after every batch; see the module docstring.
+
+    An existing `out_csv` is replaced unless `resume` (the CLI asks `ScanRequest.check` first).
+    """
     folder, out_csv = Path(folder), Path(out_csv)
-    if not folder.is_dir():
-        raise PneumoScanError(f"Not a folder: {folder}")
-    finished_before = tuple(read_done(out_csv, screener.card.version)) if resume else ()
+    check_folder(folder)
+    check_scan_output(folder, out_csv)
+    sha = screener.card.sha256
+    finished_before = tuple(read_done(out_csv, screener.card.version, sha)) if resume else ()
     done_before = {row.path for row in finished_before}
-    all_paths = list_images(folder, recursive)
-    relative = {p: p.relative_to(folder).as_posix() for p in all_paths}
-    paths = [p for p in all_paths if relative[p] not in done_before]
-    skipped = len(all_paths) - len(paths)
-    batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
+    entries = list_entries(folder, recursive)
+    relative = {path: path.relative_to(folder).as_posix() for path, _ in entries}
+    todo = [(path, problem) for path, problem in entries if relative[path] not in done_before]
+    skipped = len(entries) - len(todo)
+    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
     started, done = clock(), 0
-    append = resume and bool(done_before)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_csv, "a" if append else "w", newline="", encoding=CSV_ENCODING, errors=CSV_ERRORS) as handle, \
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pneumoscan-load") as pool:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        if not append:
-            writer.writeheader()
-            handle.flush()
+    sink = _CsvSink(out_csv, finished_before, excel or (resume and _has_bom(out_csv)))
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pneumoscan-load") as pool:
 
-        def submit(batch: list[Path]) -> list[Future[Prepared]]:
-            return [pool.submit(_prepare, screener, path, clahe) for path in batch]
+            def submit(batch: list[tuple[Path, str]]) -> list[Future[Prepared]]:
+                return [_failed(problem) if problem else pool.submit(_prepare, screener, path, clahe)
+                        for path, problem in batch]
 
-        pending = submit(batches[0]) if batches else []
-        try:
-            for index, batch in enumerate(batches):
-                futures, pending = pending, (submit(batches[index + 1]) if index + 1 < len(batches) else [])
-                rows = _finish_batch(screener, batch, futures, relative, clahe)
-                writer.writerows(row.to_csv() for row in rows)
-                handle.flush()
-                done += len(rows)
-                yield ScanUpdate(rows, done, len(paths), skipped, clock() - started,
-                                 finished_before if index == 0 else ())
-        finally:  # cancelled or interrupted: do not decode the next batch for nothing
-            for future in pending:
-                future.cancel()
-    if not batches:
-        yield ScanUpdate([], 0, 0, skipped, clock() - started, finished_before)
+            pending = submit(batches[0]) if batches else []
+            try:
+                for index, batch in enumerate(batches):
+                    futures, pending = pending, (submit(batches[index + 1]) if index + 1 < len(batches) else [])
+                    rows = _finish_batch(screener, [relative[path] for path, _ in batch], futures, clahe)
+                    sink.write(rows)
+                    done += len(rows)
+                    yield ScanUpdate(rows, done, len(todo), skipped, clock() - started,
+                                     finished_before if index == 0 else ())
+            finally:  # cancelled or interrupted: do not decode the next batch for nothing
+                for future in pending:
+                    future.cancel()
+        if not batches:
+            sink.write([])
+            yield ScanUpdate([], 0, 0, skipped, clock() - started, finished_before)
+    finally:
+        sink.close()
 
 
-def _finish_batch(
-    screener: Screener, batch: list[Path], futures: list[Future[Prepared]], relative: dict[Path, str], clahe: bool | None
-) -> list[ScanRow]:
+def _has_bom(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(3) == BOM.encode()
+    except OSError:
+        return False
+
+
+def _finish_batch(screener: Screener, names: list[str], futures: list[Future[Prepared]], clahe: bool | None) -> list[ScanRow]:
     """Collect one batch's decoded images, predict the good ones together, keep the file order."""
-    rows: list[ScanRow | None] = [None] * len(batch)
+    rows: list[ScanRow | None] = [None] * len(names)
     good: list[tuple[int, Prepared]] = []
-    for i, (path, future) in enumerate(zip(batch, futures)):
+    for i, future in enumerate(futures):
         try:
             good.append((i, future.result()))
         except Exception as exc:  # any failure of one file becomes its error row; the scan goes on
-            rows[i] = _error_row(relative[path], exc)
+            rows[i] = ScanRow.from_error(names[i], exc)
     try:
         predictions = screener.predict_prepared([p for _, p in good], clahe)
     except Exception as exc:
         predictions = None
         for i, _ in good:
-            rows[i] = _error_row(relative[batch[i]], exc)
+            rows[i] = ScanRow.from_error(names[i], exc)
     for (i, _), prediction in zip(good, predictions or []):
-        rows[i] = ScanRow(
-            path=relative[batch[i]], status=prediction.status, probability=prediction.probability,
-            prediction=prediction.label, threshold=prediction.threshold, model_version=prediction.model_version,
-            in_domain=prediction.in_domain if prediction.domain_score is not None else None,
-            domain_score=prediction.domain_score, warning=" | ".join(prediction.warnings),
-        )
+        rows[i] = ScanRow.from_prediction(names[i], prediction, screener.card.sha256)
     return [row for row in rows if row is not None]
