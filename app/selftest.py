@@ -130,7 +130,8 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
     report.timings["model_load_s"] = time.perf_counter() - t
     card = screener.card
     gate = "domain check on" if screener.gate is not None else "no domain check"
-    report.say(f"ok    model {card.name} {card.version} loaded, sha256 {card.sha256[:12]}… matches its card, "
+    sha256 = card.onnx.get("sha256", "") if screener.backend.name == "onnx" else card.sha256  # of the file that runs
+    report.say(f"ok    model {card.name} {card.version} loaded, sha256 {sha256[:12]}… matches its card, "
                f"{gate}, {screener.backend.name} backend ({report.timings['model_load_s']:.2f} s)", out)
 
     try:

@@ -2,20 +2,21 @@
 
 Plain Python (no PyInstaller import), so tests/test_resources.py can check the layout and the rules.
 
-Trimming, measured on Linux with tensorflow-cpu 2.21 / PySide6-Essentials 6.12 / opencv-python-headless 5
-(`benchmarks/bundle.py` re-measures; the report in the issue has the numbers):
+The bundle runs the model on ONNX Runtime: it carries the ONNX export, never TensorFlow or Keras
+(a plain build on a machine with the training extra installed would pull in 1.3 GB of them).
 
-* EXCLUDES: packages that are installed (dev and training extras) and that Keras or TensorFlow import
-  only when available (`try: import sklearn / matplotlib / scipy ... except ImportError`), plus tools.
-  None of them is imported by the app's code paths with the TensorFlow backend.
+* EXCLUDES: TensorFlow, Keras, the converters and everything only they use, installed by the dev and
+  training extras; the keras backend's modules (`app.core.classifier`, `app.core.graph`); tools.
+  `forbidden_entries` is the check build.spec runs on the finished analysis: the build fails if any of
+  TensorFlow's tree got in anyway (tests/test_resources.py checks a built dist/ too).
 * DROP_RULES: files the Analysis collects but the app never loads. Found by running the self-test and
-  the GUI from source and listing the shared libraries in /proc/self/maps: e.g. TensorFlow's StableHLO
-  extension and XLA op library, Qt's embedded-Linux platforms (eglfs, linuxfb, vnc), evdev input plugins,
-  network plugins (tls, networkinformation), the PDF image-format plugin and its library, translations.
-* STRIP_RULES (Linux): TensorFlow's libraries and libpython ship with full symbol tables
-  (libtensorflow_cc.so.2: 788 MB -> 583 MB stripped); only .symtab/.strtab go, the dynamic symbols stay.
-  Not PyInstaller's strip=True: it strips everything, and breaks the patchelf-rewritten libraries of
-  manylinux wheels (numpy.libs/libscipy_openblas64_*.so then fails to load).
+  the GUI from source and listing the shared libraries in /proc/self/maps: e.g. ONNX Runtime's C-API
+  library (the Python module links its own copy), Qt's embedded-Linux platforms (eglfs, linuxfb, vnc),
+  evdev input plugins, network plugins (tls, networkinformation), the PDF image-format plugin and its
+  library, translations.
+* STRIP_RULES (Linux): libpython ships with its full symbol table (23 -> 6 MB); only .symtab/.strtab go,
+  the dynamic symbols stay. Not PyInstaller's strip=True: it strips everything, and breaks the
+  patchelf-rewritten libraries of manylinux wheels (numpy.libs/libscipy_openblas64_*.so then fails to load).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 import struct
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
 
 APP_NAME = "PneumoScan"
-MODEL_FILE = "pneumoscan_mobilenetv2.keras"  # = app.core.resources.MODEL_FILE (checked by a test)
+MODEL_FILE = "pneumoscan_mobilenetv2.keras"  # = app.core.resources.MODEL_FILE (checked by a test); its card names the ONNX files
 CARD_FILE = "model_card.json"  # = app.core.model_card.CARD_NAME
 BUNDLE_MODEL_ENV = "PNEUMOSCAN_BUNDLE_MODEL"  # build time only: bundle this model instead of resources/'s
 ICON_BASE = os.path.join("assets", "icons", "pneumoscan")  # + .ico (Windows), .icns (macOS), .png
@@ -43,21 +45,29 @@ HIDDEN_IMPORTS = [
     "app.ui.main",
     "app.ui.window",
     "app.core.screening",
-    "app.core.classifier",
+    "app.core.backend",
+    "app.core.onnx_backend",
     "app.core.domain",
     "app.core.gradcam",
     "app.core.scan",
 ]
 
+# Top-level packages that must never be in the bundle (checked by `forbidden_entries`).
+FORBIDDEN_TREES = ("tensorflow", "tensorflow_cpu", "keras", "tf_keras", "tf2onnx", "onnx", "tensorboard", "jax", "torch")
+
 EXCLUDES = [
-    # optional extras Keras/TensorFlow import when present (keras.src.wrappers, keras.src.visualization,
-    # tf.python.keras.engine.training_arrays_v1: all guarded by try/except ImportError)
+    *FORBIDDEN_TREES,
+    # the keras backend (imported only when chosen; the bundle has no TensorFlow to run it)
+    "app.core.classifier", "app.core.graph",
+    # what only TensorFlow, Keras and the converters use, and training/test extras
+    "h5py", "ml_dtypes", "optree", "absl", "flatbuffers", "gast", "astunparse", "opt_einsum", "google.protobuf",
+    "wrapt", "termcolor", "namex", "rich", "tensorflow_io_gcs_filesystem", "libclang",
     "sklearn", "scipy", "matplotlib", "mpl_toolkits", "skimage", "pandas", "joblib", "threadpoolctl",
     "narwhals", "kiwisolver", "cycler", "fontTools", "contourpy", "imageio", "tifffile", "lazy_loader",
-    "networkx", "pooch",
-    # TensorFlow's distributed runtime / debugger transports and TensorBoard (never imported for inference)
-    "grpc", "grpc_tools", "tensorboard", "tensorboard_data_server", "tensorboard_plugin_profile",
-    "portpicker", "jax", "jaxlib", "torch", "openvino", "tf_keras",
+    "networkx", "pooch", "grpc", "grpc_tools", "tensorboard_data_server", "tensorboard_plugin_profile",
+    "portpicker", "jaxlib", "openvino",
+    # ONNX Runtime's tools for building and tuning models (inference needs only onnxruntime.capi)
+    "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools", "onnxruntime.datasets",
     # tools, tests and interactive shells
     "tkinter", "_tkinter", "IPython", "ipykernel", "jupyter_client", "notebook", "jedi", "pytest", "_pytest",
     "pytestqt", "importlinter", "grimp", "PyInstaller", "setuptools", "pip", "wheel", "pydoc_data",
@@ -79,12 +89,7 @@ class Rule(NamedTuple):
 
 
 DROP_RULES = [
-    # TensorFlow: never loaded for CPU inference and Grad-CAM (checked with /proc/self/maps)
-    Rule("tensorflow/include/*", "C++ headers"),
-    Rule("tensorflow/xla_aot_runtime_src/*", "XLA AOT runtime sources"),
-    Rule("tensorflow/compiler/mlir/stablehlo/stablehlo_extension*", "StableHLO Python extension (not imported)"),
-    Rule("tensorflow/compiler/tf2xla/ops/_xla_ops*", "XLA op library (only for jit_compile)"),
-    Rule("tensorflow/python/autograph/impl/testing/*", "test helpers"),
+    Rule("onnxruntime/capi/libonnxruntime.so*", "ONNX Runtime's C-API library (the Python module has its own copy)"),
     Rule("*.lib", "Windows import libraries"),
     Rule("*.a", "static libraries"),
     Rule("*.h", "C headers"),
@@ -255,7 +260,6 @@ def prune_orphans(kept: list[tuple], dropped_sources: Iterable[str], removed: di
 # *.libs/ folders and the extension modules that point into them were: stripping those breaks them, e.g.
 # numpy.libs/libscipy_openblas64_*.so "ELF load command address/offset not page-aligned"). Linux only.
 STRIP_RULES = [
-    Rule("tensorflow/*.so*", "TensorFlow's libraries and extensions (libtensorflow_cc.so.2: 788 -> 583 MB)"),
     Rule("libpython3*.so*", "the Python runtime (23 -> 6 MB)"),
     Rule("python3*/lib-dynload/*.so", "standard-library extension modules"),
 ]
@@ -326,11 +330,21 @@ class BundleError(RuntimeError):
     """The tree is not ready to be bundled (missing or mismatched model files)."""
 
 
+def _checked(folder: Path, entry: dict, what: str, card_path: Path) -> Path:
+    path = folder / str(entry.get("file") or "")
+    if not entry.get("file") or not path.is_file():
+        raise BundleError(f"The model card {card_path} names {what} {path}, which does not exist.")
+    if entry.get("sha256") != _sha256(path):
+        raise BundleError(f"{path} does not match the sha256 in {card_path}; the app would refuse it.")
+    return path
+
+
 def model_files(root: str | os.PathLike[str], environ: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """(source file, bundle folder) for the model, its card and the domain statistics the card names.
+    """(source file, bundle folder) for the card, the ONNX model and head it names, and the domain statistics.
 
     Reads resources/ (or the folder of $PNEUMOSCAN_BUNDLE_MODEL) and checks the sha256 values now, so a
-    build never ships a model the app would refuse at start-up.
+    build never ships a model the app would refuse at start-up. The `.keras` file stays behind: the
+    bundle has no TensorFlow to run it (the app then opens the `.onnx` beside the card).
     """
     environ = os.environ if environ is None else environ
     override = environ.get(BUNDLE_MODEL_ENV)
@@ -344,15 +358,15 @@ def model_files(root: str | os.PathLike[str], environ: dict[str, str] | None = N
     card = json.loads(card_path.read_text(encoding="utf-8"))
     if card.get("sha256") != _sha256(model):
         raise BundleError(f"{model} does not match the sha256 in {card_path}; the app would refuse it.")
-    files = [(str(model), "resources"), (str(card_path), "resources")]
+    onnx = card.get("onnx") or {}
+    if not onnx.get("file"):
+        raise BundleError(f"{model} has no ONNX export, which the bundle runs: "
+                          f"python -m model_training export --model {model}")
+    files = [(str(card_path), "resources"), (str(_checked(model.parent, onnx, "the ONNX model", card_path)), "resources"),
+             (str(_checked(model.parent, onnx.get("head") or {}, "the Grad-CAM head", card_path)), "resources")]
     domain = card.get("domain") or {}
     if domain.get("file"):
-        stats = model.parent / domain["file"]
-        if not stats.is_file():
-            raise BundleError(f"The model card names domain statistics {stats}, which do not exist.")
-        if domain.get("sha256") and domain["sha256"] != _sha256(stats):
-            raise BundleError(f"{stats} does not match the sha256 in {card_path}.")
-        files.append((str(stats), "resources"))
+        files.append((str(_checked(model.parent, domain, "domain statistics", card_path)), "resources"))
     return files
 
 
@@ -370,8 +384,8 @@ def tree_files(root: str | os.PathLike[str], folder: str,
 
 
 def app_datas(root: str | os.PathLike[str], environ: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """Everything the app reads through `resource_path`: from resources/ the model, its card and the domain
-    statistics the card names (not the training run's plots, splits and logs that sit beside them), and
+    """Everything the app reads through `resource_path`: from resources/ the model card and the ONNX model,
+    Grad-CAM head and domain statistics it names (not the training run's plots, splits and logs that sit beside them), and
     all of assets/ (sample X-rays with their attribution README, icons)."""
     return model_files(root, environ) + tree_files(root, "assets")
 
@@ -382,3 +396,14 @@ def icon_file(root: str | os.PathLike[str], platform: str) -> str | None:
     suffix = {"win32": ".ico", "darwin": ".icns"}.get(platform)
     path = Path(root) / (ICON_BASE + suffix) if suffix else None
     return str(path) if path is not None and path.is_file() else None
+
+
+def forbidden_entries(toc: Iterable[tuple]) -> list[str]:
+    """The TOC entries (modules by name, files by bundle path) that belong to a `FORBIDDEN_TREES` package."""
+    found = []
+    for entry in toc:
+        name = _normalise(entry[0])
+        top = re.split(r"[./]", name, maxsplit=1)[0].split("-")[0].lower()  # "keras.src", "tensorflow/x", "keras-3.dist-info"
+        if top in FORBIDDEN_TREES or posixpath.basename(name).startswith("libtensorflow"):
+            found.append(name)
+    return found

@@ -28,5 +28,5 @@ if __name__ == "__main__":
     if sys.stderr is not None:  # None in the windowed Windows executable
         import faulthandler
 
-        faulthandler.enable()  # a native crash (Qt, TensorFlow) leaves a Python traceback on stderr
+        faulthandler.enable()  # a native crash (Qt, ONNX Runtime) leaves a Python traceback on stderr
     sys.exit(run(sys.argv[1:]))

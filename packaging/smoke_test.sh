@@ -23,7 +23,7 @@ if [[ -z "${PYTHON:-}" ]]; then
 fi
 MAX_MB="${SMOKE_MAX_MB:-1150}"
 if [[ "$(uname -s)" == Linux ]] && ! command -v strip > /dev/null; then
-    echo "warning: 'strip' (binutils) is not installed: TensorFlow's libraries stay unstripped (+260 MB)" >&2
+    echo "warning: 'strip' (binutils) is not installed: libpython stays unstripped (+17 MB)" >&2
     MAX_MB="${SMOKE_MAX_MB:-1450}"
 fi
 GUI_SECONDS="${SMOKE_GUI_SECONDS:-20}"

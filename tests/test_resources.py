@@ -98,7 +98,11 @@ def _model_folder(folder: Path, domain: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     model = folder / MODEL_FILE
     model.write_bytes(b"weights")
-    card = {"name": "t", "version": "1", "model_file": MODEL_FILE, "sha256": hashlib.sha256(b"weights").hexdigest()}
+    (folder / "m.onnx").write_bytes(b"graph")
+    (folder / "m_head.npz").write_bytes(b"head")
+    card = {"name": "t", "version": "1", "model_file": MODEL_FILE, "sha256": hashlib.sha256(b"weights").hexdigest(),
+            "onnx": {"file": "m.onnx", "sha256": hashlib.sha256(b"graph").hexdigest(),
+                     "head": {"file": "m_head.npz", "sha256": hashlib.sha256(b"head").hexdigest()}}}
     if domain:
         (folder / "domain_stats.npz").write_bytes(b"stats")
         card["domain"] = {"file": "domain_stats.npz", "sha256": hashlib.sha256(b"stats").hexdigest(), "cutoff": 3.0}
@@ -121,8 +125,34 @@ def test_bundle_datas_put_files_where_resource_path_looks(tmp_path: Path) -> Non
     (tmp_path / "assets" / "samples" / ".DS_Store").write_bytes(b"x")
     datas = cfg.app_datas(tmp_path, environ={})
     dests = {(Path(src).name, Path(dest).as_posix()) for src, dest in datas}
-    assert dests == {(MODEL_FILE, "resources"), (CARD_NAME, "resources"), ("domain_stats.npz", "resources"),
-                     ("NORMAL_x.jpeg", "assets/samples")}
+    assert dests == {(CARD_NAME, "resources"), ("m.onnx", "resources"), ("m_head.npz", "resources"),
+                     ("domain_stats.npz", "resources"), ("NORMAL_x.jpeg", "assets/samples")}  # no .keras: no TensorFlow
+
+
+@pytest.mark.parametrize("tamper", ["m.onnx", "m_head.npz"])
+def test_bundle_refuses_onnx_files_that_do_not_match_the_card(tmp_path: Path, tamper: str) -> None:
+    cfg = _bundle_config()
+    _model_folder(tmp_path / "resources")
+    (tmp_path / "resources" / tamper).write_bytes(b"other")
+    with pytest.raises(cfg.BundleError, match="sha256"):
+        cfg.model_files(tmp_path, environ={})
+
+
+def test_bundle_refuses_a_model_without_onnx_export(tmp_path: Path) -> None:
+    cfg = _bundle_config()
+    _model_folder(tmp_path / "resources")
+    card = json.loads((tmp_path / "resources" / CARD_NAME).read_text(encoding="utf-8"))
+    del card["onnx"]
+    (tmp_path / "resources" / CARD_NAME).write_text(json.dumps(card), encoding="utf-8")
+    with pytest.raises(cfg.BundleError, match="model_training export"):
+        cfg.model_files(tmp_path, environ={})
+
+
+def test_bundle_without_the_keras_file_opens_the_onnx_export(fake_bundle: Path) -> None:
+    (fake_bundle / "resources" / "pneumoscan_mobilenetv2.onnx").write_bytes(b"graph")
+    assert default_model_path() == fake_bundle / "resources" / "pneumoscan_mobilenetv2.onnx"
+    (fake_bundle / "resources" / MODEL_FILE).write_bytes(b"weights")
+    assert default_model_path() == fake_bundle / "resources" / MODEL_FILE
 
 
 def test_bundle_refuses_a_model_that_does_not_match_its_card(tmp_path: Path) -> None:
@@ -140,7 +170,7 @@ def test_bundle_model_override(tmp_path: Path) -> None:
     cfg = _bundle_config()
     model = _model_folder(tmp_path / "elsewhere", domain=False)
     files = cfg.model_files(tmp_path, environ={cfg.BUNDLE_MODEL_ENV: str(model)})
-    assert [(Path(src).parent, dest) for src, dest in files] == [(model.parent, "resources")] * 2
+    assert [(Path(src).parent, dest) for src, dest in files] == [(model.parent, "resources")] * 3
 
 
 def test_real_bundle_layout_when_the_model_exists() -> None:
@@ -148,17 +178,14 @@ def test_real_bundle_layout_when_the_model_exists() -> None:
     if not (REPO / "resources" / MODEL_FILE).is_file():
         pytest.skip("the bundled model is not in resources/ yet")
     datas = cfg.app_datas(REPO, environ={})
-    assert (str(REPO / "resources" / MODEL_FILE), "resources") in datas
+    assert (str(REPO / "resources" / "pneumoscan_mobilenetv2.onnx"), "resources") in datas
     assert any(Path(src).name.startswith("PNEUMONIA_") for src, _ in datas)
 
 
 @pytest.mark.parametrize("dest, dropped", [
-    ("tensorflow/libtensorflow_cc.so.2", False),
-    ("tensorflow/python/_pywrap_tensorflow_internal.so", False),
-    ("tensorflow/lite/python/libpywrap_tflite_common.so", False),  # imported by `import tensorflow`
-    ("tensorflow/compiler/mlir/stablehlo/stablehlo_extension.so", True),
-    ("tensorflow/compiler/tf2xla/ops/_xla_ops.so", True),
-    ("tensorflow/include/tensorflow/core/framework/tensor.h", True),
+    ("onnxruntime/capi/onnxruntime_pybind11_state.cpython-311-x86_64-linux-gnu.so", False),
+    ("onnxruntime/capi/libonnxruntime_providers_shared.so", False),  # loaded by the CPU execution provider
+    ("onnxruntime/capi/libonnxruntime.so.1.32.0", True),
     ("PySide6/Qt/lib/libQt6Widgets.so.6", False),
     ("PySide6/Qt/plugins/platforms/libqxcb.so", False),
     ("PySide6/Qt/plugins/platforms/libqoffscreen.so", False),
@@ -170,7 +197,7 @@ def test_real_bundle_layout_when_the_model_exists() -> None:
     ("PySide6/Qt/translations/qtbase_de.qm", True),
     ("cv2/cv2.abi3.so", False),
     ("assets/samples/NORMAL_IM-0117-0001.jpeg", False),
-    ("resources/pneumoscan_mobilenetv2.keras", False),
+    ("resources/pneumoscan_mobilenetv2.onnx", False),
 ])
 def test_drop_rules(dest: str, dropped: bool) -> None:
     assert (_bundle_config().drop_reason(dest) is not None) is dropped
@@ -178,9 +205,9 @@ def test_drop_rules(dest: str, dropped: bool) -> None:
 
 def test_filter_toc_reports_what_it_removed(tmp_path: Path) -> None:
     cfg = _bundle_config()
-    big = tmp_path / "stablehlo_extension.so"
+    big = tmp_path / "libonnxruntime.so.1.32.0"
     big.write_bytes(b"0" * 1000)
-    toc = [("tensorflow/compiler/mlir/stablehlo/stablehlo_extension.so", str(big), "EXTENSION"),
+    toc = [("onnxruntime/capi/libonnxruntime.so.1.32.0", str(big), "BINARY"),
            ("cv2/cv2.abi3.so", str(big), "EXTENSION")]
     removed: dict = {}
     assert cfg.filter_toc(toc, removed) == toc[1:]
@@ -229,7 +256,7 @@ def test_elf_needed_reads_a_real_library() -> None:
 
 def test_strip_selected_uses_copies_and_caches(tmp_path: Path) -> None:
     cfg = _bundle_config()
-    lib = tmp_path / "src" / "libtensorflow_cc.so.2"
+    lib = tmp_path / "src" / "libpython3.11.so.1.0"
     lib.parent.mkdir()
     lib.write_bytes(b"\x7fELF" + b"\0" * 1000)
     other = tmp_path / "src" / "libopenblas.so"
@@ -240,9 +267,32 @@ def test_strip_selected_uses_copies_and_caches(tmp_path: Path) -> None:
         calls.append(path)
         Path(path).write_bytes(b"\x7fELF")
 
-    toc = [("tensorflow/libtensorflow_cc.so.2", str(lib), "BINARY"), ("numpy.libs/libopenblas.so", str(other), "BINARY")]
+    toc = [("libpython3.11.so.1.0", str(lib), "BINARY"), ("numpy.libs/libopenblas.so", str(other), "BINARY")]
     out, saved = cfg.strip_selected(toc, tmp_path / "stripped", strip=fake_strip)
     assert saved == 1000 and len(calls) == 1
-    assert out[0][1] == str(tmp_path / "stripped" / "tensorflow" / "libtensorflow_cc.so.2") and out[1] == toc[1]
+    assert out[0][1] == str(tmp_path / "stripped" / "libpython3.11.so.1.0") and out[1] == toc[1]
     out, saved = cfg.strip_selected(toc, tmp_path / "stripped", strip=fake_strip)
     assert len(calls) == 1 and saved == 1000  # cached: stripped once per source
+
+
+def test_forbidden_entries_find_tensorflows_tree_by_module_and_by_path() -> None:
+    cfg = _bundle_config()
+    toc = [("tensorflow.python.ops", "x", "PYMODULE"), ("keras", "x", "PYMODULE"), ("keras-3.15.1.dist-info/METADATA", "x", "DATA"),
+           ("tensorflow/libtensorflow_cc.so.2", "x", "BINARY"), ("libtensorflow_framework.so.2", "x", "SYMLINK"),
+           ("tf2onnx.convert", "x", "PYMODULE"), ("onnx/onnx_cpp2py_export.so", "x", "EXTENSION"),
+           ("onnxruntime.capi._pybind_state", "x", "PYMODULE"), ("onnxruntime/capi/libonnxruntime_providers_shared.so", "x", "BINARY"),
+           ("app.core.onnx_backend", "x", "PYMODULE"), ("cv2/cv2.abi3.so", "x", "EXTENSION")]
+    assert cfg.forbidden_entries(toc) == [e[0] for e in toc[:7]]
+    assert set(cfg.FORBIDDEN_TREES) <= set(cfg.EXCLUDES)
+
+
+def test_built_bundle_has_no_tensorflow() -> None:
+    """The dist/ folder of the last build (packaging/smoke_test.sh or benchmarks/bundle.py), if there is one."""
+    cfg = _bundle_config()
+    dist = REPO / "dist" / cfg.APP_NAME
+    if not dist.is_dir():
+        pytest.skip("no bundle built in dist/")
+    internal = dist / "_internal" if (dist / "_internal").is_dir() else dist
+    files = [(p.relative_to(internal).as_posix(), "", "DATA") for p in internal.rglob("*")]
+    assert cfg.forbidden_entries(files) == []
+    assert any(name.startswith("onnxruntime/") for name, _, _ in files)

@@ -96,7 +96,7 @@ class _BadHeatmap:
     """A screener whose Grad-CAM is the wrong size and not finite."""
 
     def __init__(self, inner) -> None:  # noqa: ANN001
-        self.inner, self.card, self.gate = inner, inner.card, inner.gate
+        self.inner, self.card, self.gate, self.backend = inner, inner.card, inner.gate, inner.backend
 
     def predict(self, image):  # noqa: ANN001, ANN201
         return self.inner.predict(image)
@@ -110,7 +110,7 @@ class _BadHeatmap:
 def test_broken_gradcam_is_reported(test_screener, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     import app.core.screening
 
-    monkeypatch.setattr(app.core.screening, "Screener", lambda _path: _BadHeatmap(test_screener))
+    monkeypatch.setattr(app.core.screening, "Screener", lambda _path, _backend: _BadHeatmap(test_screener))
     lines: list[str] = []
     report = selftest.run_self_test(out=lines.append)
     assert not report.passed

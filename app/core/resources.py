@@ -23,9 +23,14 @@ def resource_path(*parts: str) -> Path:
 
 
 def default_model_path() -> Path:
-    """`$PNEUMOSCAN_MODEL` if set, else the model bundled in `resources/`."""
+    """`$PNEUMOSCAN_MODEL` if set, else the model in `resources/`: the `.keras` file, or its ONNX export where
+    only that is there (the PyInstaller bundle, which has no TensorFlow to run the `.keras`)."""
     override = os.environ.get(MODEL_ENV)
-    return Path(override) if override else resource_path("resources", MODEL_FILE)
+    if override:
+        return Path(override)
+    model = resource_path("resources", MODEL_FILE)
+    exported = model.with_suffix(".onnx")
+    return exported if not model.is_file() and exported.is_file() else model
 
 
 def sample_images() -> list[Path]:
