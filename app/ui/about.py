@@ -8,30 +8,62 @@ from typing import Any
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from app import __version__
+from app.core.heatmap_colour import scale_description
+from app.ui.numbers import threshold_text
 from app.ui.panel import DISCLAIMER
 
 
-def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    items: list[tuple[str, Any]] = []
+# Validation metrics in words; a share is shown as a percentage, a score as a number.
+METRIC_NAMES: dict[str, tuple[str, bool]] = {  # key -> (name, shown as a percentage)
+    "accuracy": ("Accuracy", True),
+    "sensitivity": ("Sensitivity (pneumonia found)", True),
+    "specificity": ("Specificity (normal films called normal)", True),
+    "precision": ("Precision (flagged films that had pneumonia)", True),
+    "f1": ("F1 score (sensitivity and precision together, 0 to 1)", False),
+    "auc": ("Area under the ROC curve (0.5 = chance, 1 = perfect)", False),
+    "average_precision": ("Average precision (0 to 1)", False),
+    "brier": ("Brier score (lower is better)", False),
+    "ece": ("Calibration error after temperature scaling", True),
+    "ece_before_calibration": ("Calibration error before temperature scaling", True),
+    "in_domain_share": ("Validation films inside the model's domain", True),
+    "n": ("Validation films", False),
+    "n_normal": ("of which NORMAL", False),
+    "n_pneumonia": ("of which PNEUMONIA", False),
+}
+SHOWN_ELSEWHERE = {"threshold", "confusion_matrix"}
+
+
+def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name in words, value) for every recorded metric; unknown keys keep their own name."""
+    rows = []
     for key, value in metrics.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            items.extend(_flatten(value, f"{name} / "))
+        if key in SHOWN_ELSEWHERE or isinstance(value, (dict, list)):
+            continue
+        name, percent = METRIC_NAMES.get(key, (key.replace("_", " ").capitalize(), False))
+        if isinstance(value, float) and percent:
+            text = f"{value * 100:.1f} %"
+        elif isinstance(value, float):
+            text = f"{value:.3f}"
         else:
-            items.append((name, value))
-    return items
+            text = str(value)
+        rows.append((name, text))
+    return rows
 
 
-def _format(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    if isinstance(value, (list, tuple)):
-        if len(value) > 8:
-            return f"[{len(value)} values]"
-        if any(isinstance(v, (list, tuple)) for v in value):  # a matrix: one bracketed row each
-            return ", ".join(f"[{_format(v)}]" for v in value)
-        return ", ".join(_format(v) for v in value)
-    return str(value)
+def confusion_text(matrix: Any) -> str:
+    """[[TN, FP], [FN, TP]] in words."""
+    (tn, fp), (fn, tp) = matrix
+    return (f"NORMAL films: {tn} called NORMAL, {fp} flagged PNEUMONIA. "
+            f"PNEUMONIA films: {tp} flagged, {fn} missed.")
+
+
+def domain_text(domain: dict[str, Any]) -> str:
+    if not domain.get("file"):
+        return "none"
+    cutoff = domain.get("cutoff")
+    return ("yes: a film whose domain score exceeds "
+            + (f"{float(cutoff):.1f}" if cutoff is not None else "the cut-off")
+            + " (the 99.5th percentile of the validation films' scores) is reported as outside the domain")
 
 
 def about_html(card: Any, model_error: str | None = None, model_path: str = "") -> str:
@@ -49,27 +81,30 @@ def about_html(card: Any, model_error: str | None = None, model_path: str = "") 
         return "\n".join(parts)
     rows = [
         ("Name", card.name), ("Version", card.version), ("Created", card.created or "\u2014"),
-        ("Decision threshold", f"{card.threshold:.3f}" + (f" ({card.threshold_rule})" if card.threshold_rule else "")),
+        ("Decision threshold", threshold_text(card.threshold) + (f" ({card.threshold_rule})" if card.threshold_rule else "")),
         ("Calibration", f"temperature {card.temperature:.3f}"),
         ("Input", f"{card.input_size[1]} \u00d7 {card.input_size[0]} px, grayscale, "
                   f"CLAHE {'on' if card.preprocessing.clahe else 'off'}"),
-        ("Domain check", "yes" if card.domain.get("file") else "no"),
+        ("Domain check", domain_text(card.domain)),
+        ("Heat map scale", scale_description(card.gradcam_reference)
+         + (f" (reference {card.gradcam_reference:.3g})" if card.gradcam_reference else "")),
         ("File", model_path or card.model_file), ("SHA-256", card.sha256[:16] + "\u2026"),
     ]
     parts.append("<h3>Model card</h3><table cellspacing='0' cellpadding='3'>")
     parts += [f"<tr><td><b>{escape(k)}</b></td><td>{escape(str(v))}</td></tr>" for k, v in rows]
     parts.append("</table>")
     parts.append("<h3>Validation metrics</h3>")
-    if card.validation_metrics.get("confusion_matrix") is not None:
-        parts.append("<p>Confusion matrix rows: true NORMAL, true PNEUMONIA; columns: predicted NORMAL, "
-                     "predicted PNEUMONIA.</p>")
-    metrics = _flatten(card.validation_metrics or {})
-    if metrics:
+    metrics = card.validation_metrics or {}
+    rows = metric_rows(metrics)
+    if rows:
+        parts.append(f"<p>On the validation split, at the threshold {escape(threshold_text(card.threshold))}:</p>")
         parts.append("<table cellspacing='0' cellpadding='3'>")
-        parts += [f"<tr><td>{escape(k)}</td><td align='right'>{escape(_format(v))}</td></tr>" for k, v in metrics]
+        parts += [f"<tr><td>{escape(k)}</td><td align='right'>{escape(v)}</td></tr>" for k, v in rows]
         parts.append("</table>")
     else:
         parts.append("<p>None recorded in the model card.</p>")
+    if metrics.get("confusion_matrix") is not None:
+        parts.append(f"<p>{escape(confusion_text(metrics['confusion_matrix']))}</p>")
     parts.append("<h3>Training data</h3>")
     parts.append(f"<p>{escape(card.training_data or 'Not recorded in the model card.')}</p>")
     parts.append("<h3>Licence</h3>")

@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal,
 from app.core.errors import PneumoScanError, describe_error
 from app.core.image_io import LoadedImage, load_image
 from app.core.preprocessing import PreprocessConfig
+from app.core.scan import DEFAULT_BATCH_SIZE
 from app.ui.imaging import heat_layer, image_views
 
 
@@ -36,7 +37,7 @@ class ScanJob:
     folder: Path
     out_csv: Path
     recursive: bool = False
-    batch_size: int = 16  # the CLI's default, so a GUI scan and a CLI scan give the same CSV
+    batch_size: int = DEFAULT_BATCH_SIZE  # the CLI's default, so a GUI scan and a CLI scan give the same CSV
     resume: bool = False  # keep the CSV's finished rows and scan only the rest (as the CLI's --resume)
     cancel: threading.Event = field(default_factory=threading.Event)
 

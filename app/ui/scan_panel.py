@@ -36,8 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.cli import default_scan_csv
-from app.core.scan import ScanRow, ScanUpdate
+from app.core.scan import DEFAULT_BATCH_SIZE, ScanRow, ScanUpdate, default_scan_csv
 from app.core.screening import OUT_OF_DOMAIN, POSITIVE
 from app.ui.engine import Engine, ScanEnd, ScanJob
 from app.ui.imaging import BADGE_STYLES
@@ -80,7 +79,7 @@ class ScanResultsModel(QAbstractTableModel):
                 return "" if row.probability is None else f"{row.probability:.3f}"
             if column == 2:
                 label = row_label(row)
-                return {"PNEUMONIA": "\u25b2 PNEUMONIA", "NORMAL": "\u25cf NORMAL"}.get(label, label and f"? {label}")
+                return {"PNEUMONIA": "\u25b2 PNEUMONIA", "NORMAL": "\u25cf NORMAL"}.get(label, label and "? not assessable")
             if column == 3:
                 return STATUS_MARK.get(row.status, row.status)
             if column == 4:
@@ -157,7 +156,8 @@ class ScanPanel(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.settings = settings
-        self.batch_size = 16  # the CLI's default: same batches, same CSV
+        self.batch_size = DEFAULT_BATCH_SIZE  # the CLI's default: same batches, same CSV
+        self._filtering = False  # the Show box is narrowing the table: rows move, nothing is opened
         self.job: ScanJob | None = None
         self._scanned_folder: Path | None = None
         self._resumed = 0  # rows of a resumed scan kept from the earlier run
@@ -203,12 +203,16 @@ class ScanPanel(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
+        # File and Details share what the fixed columns leave, so no column is cut off on a laptop
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 320)
-        for column, width in ((1, 90), (2, 190), (3, 100)):
-            header.resizeSection(column, width)
-        header.setStretchLastSection(True)
+        metrics = self.table.fontMetrics()
+        for column, widest in ((1, "Probability"), (2, "\u25b2 PNEUMONIA"), (3, "\u26a0 warning")):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, max(metrics.horizontalAdvance(widest),
+                                             metrics.horizontalAdvance("? not assessable") if column == 2 else 0) + 24)
+        for column in (0, 4):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
 
         form = QGridLayout()
         form.addWidget(QLabel("Folder"), 0, 0)
@@ -247,11 +251,12 @@ class ScanPanel(QWidget):
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.open_csv_button.clicked.connect(self._open_csv)
-        self.show_combo.currentTextChanged.connect(self.proxy.set_filter)
+        self.show_combo.currentTextChanged.connect(self._set_filter)
         self.table.activated.connect(self._open_row)
         self.table.clicked.connect(self._open_row)
         # arrow keys in the table open the row they land on, too
-        self.table.selectionModel().currentRowChanged.connect(lambda current, _previous: self._open_row(current))
+        self.table.selectionModel().currentRowChanged.connect(
+            lambda current, _previous: self._filtering or self._open_row(current))
         self.engine.scan_progress.connect(self._on_progress)
         self.engine.scan_finished.connect(self._on_finished)
         self.engine.scan_failed.connect(self._on_failed)
@@ -375,6 +380,7 @@ class ScanPanel(QWidget):
         flagged, warnings, errors = (sum(map(ROW_FILTERS[name], rows))
                                      for name in ("Flagged PNEUMONIA", "With warnings", "Errors"))
         outside = sum(r.in_domain is False for r in rows)
+        scored = len(rows) - errors
         self.progress.setRange(0, max(1, end.total))
         self.progress.setValue(end.done)
         rate = end.done / end.elapsed_s if end.elapsed_s > 0 else 0.0
@@ -383,13 +389,13 @@ class ScanPanel(QWidget):
             text = "Cancelled before the first batch: no image was scanned"
             self.summary_label.setText(f"{text}; {end.job.out_csv} was not written.")
         else:
-            head = (f"Cancelled after {end.done} of {end.total} images" if end.cancelled
-                    else f"Done: {len(rows)} images scanned")
+            head = (f"Cancelled after {end.done} of {end.total} files" if end.cancelled
+                    else f"Done: {len(rows)} files")
             if self._resumed:
                 head += f" ({self._resumed} kept from the earlier scan)"
-            text = f"{head}: {flagged} flagged PNEUMONIA, {errors} errors, {warnings} with warnings"
-            if outside:
-                text += f", {outside} {OUT_OF_DOMAIN}"
+            text = (f"{head}: {scored} scored, {flagged} flagged PNEUMONIA, {warnings} with warnings"
+                    + (f" ({outside} {OUT_OF_DOMAIN})" if outside else "")
+                    + f", {errors} error{'s' if errors != 1 else ''} (not scored)")
             self.summary_label.setText(f"{text}. Results: {end.job.out_csv}")
         self.open_csv_button.setEnabled(end.job.out_csv.exists())
         self.status_message.emit(text)
@@ -411,6 +417,14 @@ class ScanPanel(QWidget):
         self.status_message.emit(message)
 
     # --- results -------------------------------------------------------------------------------
+    def _set_filter(self, name: str) -> None:
+        """Narrow the table; the file in the viewer stays open even if its row is no longer shown."""
+        self._filtering = True
+        try:
+            self.proxy.set_filter(name)
+        finally:
+            self._filtering = False
+
     def _open_row(self, index: QModelIndex) -> None:
         if self._scanned_folder is None or not index.isValid():
             return

@@ -123,7 +123,7 @@ class ImageViewer(QGraphicsView):
         self._item.setVisible(False)
         self._heat_item.setVisible(False)
         self._message = message
-        self._scene.setSceneRect(QRectF())  # no scroll bars left from the last image
+        self._scene.setSceneRect(QRectF(0, 0, 1, 1))  # no scroll bars left from the last image
         self.resetTransform()
         self.viewport().update()
 

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from app.core.scan import CSV_COLUMNS
 from tests.ui.conftest import NORMAL_SAMPLE, SAMPLES
@@ -28,7 +29,8 @@ def test_gui_scan_writes_the_same_csv_as_the_cli(window, qtbot, scan_folder_smal
     end = blocker.args[0]
     assert not end.cancelled and end.done == end.total == 5
     assert panel.proxy.rowCount() == 5
-    assert "5 images scanned" in panel.summary_label.text() and "1 errors" in panel.summary_label.text()
+    summary = panel.summary_label.text()
+    assert "Done: 5 files: 4 scored" in summary and "1 error (not scored)" in summary
     assert not panel.running and panel.start_button.isEnabled()
 
     assert cli_main(["scan", str(scan_folder_small), "--out", str(cli_csv), "--model", str(test_model_path)]) == 0
@@ -191,3 +193,28 @@ def test_show_box_narrows_the_table_and_the_csv_keeps_everything(window, qtbot, 
     assert window.current_path == scan_folder_small / "broken.jpeg"
     assert window.session.paths == [scan_folder_small / "broken.jpeg"]  # stepping stays within the rows shown
     assert len(_rows(out)) == 5
+
+
+def test_show_box_never_changes_the_open_file(window, qtbot, scan_folder_small: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    panel = window.scan_panel
+    _scan_small_folder(window, qtbot, scan_folder_small, tmp_path / "all.csv")
+    with qtbot.waitSignal(window.image_shown, timeout=TIMEOUT):
+        panel.table.selectRow(1)  # the current row opens in the viewer (an X-ray, not the broken file)
+    opened, listed = window.current_path, list(window.session.paths)
+    requests = window.session.load_request
+    for name in ("Errors", "Flagged PNEUMONIA", "With warnings", "All results"):
+        panel.show_combo.setCurrentText(name)
+        qtbot.wait(50)
+        assert window.current_path == opened and window.session.load_request == requests
+    assert window.session.paths == listed
+
+
+def test_scan_table_columns_fit_a_laptop_screen(make_window, test_screener) -> None:  # noqa: ANN001
+    window = make_window(screener=test_screener, size=(1024, 640))
+    window.scan_dock.show()
+    QApplication.processEvents()
+    table = window.scan_panel.table
+    header = table.horizontalHeader()
+    right = header.sectionViewportPosition(4) + header.sectionSize(4)
+    assert right <= table.viewport().width()  # the Details column ends inside the table
+    assert min(header.sectionSize(c) for c in range(5)) >= 60

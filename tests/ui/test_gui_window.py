@@ -102,7 +102,7 @@ def test_stale_results_are_dropped(window, qtbot) -> None:  # noqa: ANN001
 
 
 def test_drop_a_folder_offers_a_scan(window, tmp_path: Path) -> None:  # noqa: ANN001
-    from app.cli import default_scan_csv
+    from app.core.scan import default_scan_csv
 
     drop(window, [SAMPLES])
     assert window.scan_dock.isVisible()
@@ -396,6 +396,21 @@ def test_about_shows_the_model_card(window) -> None:  # noqa: ANN001
                      "Training data", "Licence", "not a medical device"):
         assert expected in text
     dialog.close()
+
+
+def test_about_names_metrics_in_words_with_percentages_and_the_domain_cut_off() -> None:
+    import json
+
+    from app.core.model_card import ModelCard
+    from app.ui.about import about_html
+
+    card = ModelCard.from_dict(json.loads((Path(__file__).resolve().parents[2] / "resources" / "model_card.json").read_text()))
+    card.validation_metrics = {"sensitivity": 0.974, "ece": 0.0123, "n_normal": 269, "confusion_matrix": [[269, 0], [20, 755]]}
+    card.domain = {"file": "domain_stats.npz", "cutoff": 70.85}
+    html = about_html(card)
+    assert "Sensitivity (pneumonia found)" in html and "97.4 %" in html and "1.2 %" in html
+    assert "n_normal" not in html and "ece" not in html.replace("reference", "")
+    assert "70.8" in html and "20 missed" in html
 
 
 def test_main_delegates_self_test_and_version(monkeypatch) -> None:  # noqa: ANN001
