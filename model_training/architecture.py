@@ -41,12 +41,12 @@ def freeze_backbone(model: keras.Model) -> None:
         layer.trainable = False
 
 
-def unfreeze_top(model: keras.Model, fine_tune_at: int) -> None:
-    """Phase 2: backbone layers from `fine_tune_at` learn, except BatchNormalization.
+def unfreeze_top(model: keras.Model, fine_tune_at: int, train_bn: bool = False) -> None:
+    """Phase 2: backbone layers from `fine_tune_at` learn; BatchNormalization only if `train_bn`.
 
     In Keras 3 a non-trainable BatchNormalization layer runs in inference mode, so its ImageNet
     statistics stay put: the flat-graph equivalent of calling the base with training=False.
     """
     for index, layer in enumerate(backbone_layers(model)):
         is_bn = isinstance(layer, keras.layers.BatchNormalization)
-        layer.trainable = index >= fine_tune_at and not is_bn
+        layer.trainable = index >= fine_tune_at and (train_bn or not is_bn)

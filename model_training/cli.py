@@ -1,11 +1,27 @@
-"""Command line of the training module: `train` and `evaluate`."""
+"""Command line of the training module: `train`, `evaluate`, `stress` and `export`.
+
+Exit codes: 0 done, 2 usage or environment error (one plain line on stderr, nothing left behind).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import shlex
 import sys
+from dataclasses import fields
 from pathlib import Path
+
+from app.core.errors import ModelError
+from model_training.config import DEFAULT_VERSION, TrainConfig
+
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+
+
+class UsageError(Exception):
+    """A mistake the user can fix from the message alone."""
 
 
 def _base_weights(value: str) -> str | None:
@@ -16,42 +32,176 @@ def _base_weights(value: str) -> str | None:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m model_training", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train the two-phase MobileNetV2 model")
+def _version(value: str) -> str:
+    if not _VERSION.match(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a version like 2.0.0")
+    return value
+
+
+def _positive(kind: type) -> object:
+    def parse(value: str) -> object:
+        number = kind(value)
+        if number <= 0:
+            raise argparse.ArgumentTypeError(f"{value} must be positive")
+        return number
+    return parse
+
+
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return number
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser("train", help="train the two-phase MobileNetV2 model",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     train.add_argument("--data", type=Path, required=True, help="folder with NORMAL/ and PNEUMONIA/ (or train/ holding them)")
     train.add_argument("--out", type=Path, required=True, help="output folder (model, card, plots, checkpoints, log)")
     train.add_argument("--base-weights", type=_base_weights, default="imagenet",
                        help="ImageNet weights: 'imagenet' (download), a local .h5 file, or 'none' (random)")
-    train.add_argument("--epochs-frozen", type=int, default=10)
-    train.add_argument("--epochs-finetune", type=int, default=10)
-    train.add_argument("--fine-tune-at", type=int, default=100, help="first backbone layer to fine-tune")
-    train.add_argument("--seed", type=int, default=42)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--val-fraction", type=float, default=0.2)
+    train.add_argument("--model-version", type=_version, default=None, dest="version",
+                       help=f"version written to the model card (default {DEFAULT_VERSION}, or the resumed run's); "
+                            "never the version of a model already in --out")
+    train.add_argument("--epochs-frozen", type=_non_negative_int, default=DEFAULTS["epochs_frozen"])
+    train.add_argument("--epochs-finetune", type=_non_negative_int, default=DEFAULTS["epochs_finetune"])
+    train.add_argument("--fine-tune-at", type=_non_negative_int, default=DEFAULTS["fine_tune_at"],
+                       help="first backbone layer to fine-tune (0 = the whole backbone)")
+    train.add_argument("--augment", choices=("none", "basic", "xray"), default=DEFAULTS["augment"],
+                       help="training augmentation: 1.0.0's small jitter (basic) or acquisition-like shifts (xray)")
+    train.add_argument("--input-clahe", action="store_true", help="CLAHE as part of the model's input (training and prediction)")
+    train.add_argument("--frozen-lr", type=_positive(float), default=DEFAULTS["frozen_lr"])
+    train.add_argument("--finetune-lr", type=_positive(float), default=DEFAULTS["finetune_lr"], help="peak rate of phase 2")
+    train.add_argument("--optimizer", choices=("adam", "adamw"), default=DEFAULTS["optimizer"])
+    train.add_argument("--weight-decay", type=float, default=DEFAULTS["weight_decay"], help="AdamW's decoupled weight decay")
+    train.add_argument("--schedule", choices=("cosine", "plateau"), default=DEFAULTS["schedule"],
+                       help="phase 2: cosine decay after a warm-up, or 1.0.0's reduce-on-plateau with early stopping")
+    train.add_argument("--warmup-epochs", type=float, default=DEFAULTS["warmup_epochs"])
+    train.add_argument("--train-bn", action="store_true", help="phase 2 also updates BatchNormalization statistics")
+    train.add_argument("--label-smoothing", type=float, default=DEFAULTS["label_smoothing"])
+    train.add_argument("--swa-epochs", type=_non_negative_int, default=DEFAULTS["swa_epochs"],
+                       help="average the weights of the last N fine-tuning epochs (0: keep the best epoch)")
+    train.add_argument("--calibrate", choices=("shifted", "clean"), default=DEFAULTS["calibrate"],
+                       help="fit temperature and threshold on validation clean+shifted, or clean only")
+    train.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    train.add_argument("--split-seed", type=int, default=DEFAULTS["split_seed"], help="seed of the validation split")
+    train.add_argument("--batch-size", type=_positive(int), default=DEFAULTS["batch_size"])
+    train.add_argument("--val-fraction", type=float, default=DEFAULTS["val_fraction"])
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m model_training", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
     evaluate = sub.add_parser("evaluate", help="metrics and plots of a model on a labelled folder")
     evaluate.add_argument("--model", type=Path, required=True, help=".keras file with model_card.json beside it")
     evaluate.add_argument("--data", type=Path, required=True, help="folder with NORMAL/ and PNEUMONIA/")
     evaluate.add_argument("--out", type=Path, required=True, help="where metrics.json and the plots go")
+    stress = sub.add_parser("stress", help="score a model clean and under a fixed suite of acquisition shifts")
+    stress.add_argument("--model", type=Path, required=True, help="model file with model_card.json beside it")
+    stress.add_argument("--data", type=Path, required=True, help="folder with NORMAL/ and PNEUMONIA/ (or train/ holding them)")
+    stress.add_argument("--split", type=Path, help="score only the images this split file lists (e.g. resources/split_val.tsv)")
+    stress.add_argument("--out", type=Path, required=True, help="where stress.json and stress.png go")
+    stress.add_argument("--baseline", type=Path, help="another model's stress.json, drawn beside this one in the figure")
     return parser
+
+
+def _check_train(config: TrainConfig) -> None:
+    """Everything that can be refused before any work (nothing is written if this raises)."""
+    from model_training.splits import CLASSES
+    from model_training.train import training_folder
+
+    if not config.data.is_dir():
+        raise UsageError(f"--data {config.data} is not a folder")
+    folder = training_folder(config.data)
+    for name in CLASSES:
+        if not (folder / name).is_dir():
+            raise UsageError(f"{folder / name} is missing: --data needs NORMAL/ and PNEUMONIA/ folders")
+        if not any((folder / name).iterdir()):
+            raise UsageError(f"{folder / name} is empty")
+    if (config.out / "checkpoints").exists() and not config.resume:
+        raise UsageError(f"{config.out} already holds a run: pass --resume to continue it or choose another --out")
+    if config.out.exists() and not config.out.is_dir():
+        raise UsageError(f"--out {config.out} is a file, not a folder")
+    card = config.out / "model_card.json"
+    if card.exists() and not config.resume:
+        try:
+            existing = json.loads(card.read_text(encoding="utf-8-sig")).get("version")
+        except (OSError, ValueError, AttributeError):
+            existing = None
+        if existing == config.version:
+            raise UsageError(f"{config.out} already holds model version {existing}: pass another --model-version")
+
+
+def _resumed_version(args: argparse.Namespace) -> str | None:
+    """The version a resumed run was started with (kept in its state file)."""
+    state = args.out / "checkpoints" / "state.json"
+    if not (args.resume and state.is_file()):
+        return None
+    try:
+        return json.loads(state.read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _train(args: argparse.Namespace, argv: list[str]) -> int:
+    from model_training.train import train
+
+    options = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    options["version"] = args.version or _resumed_version(args) or DEFAULT_VERSION
+    options["command"] = "python -m model_training " + shlex.join(a for a in argv if a != "--resume")
+    config = TrainConfig(**options)
+    _check_train(config)
+    print(f"model written to {train(config)}")
+    return 0
+
+
+def _stress(args: argparse.Namespace) -> int:
+    from app.core.screening import Prepared, Screener
+    from model_training.splits import CLASSES
+    from model_training.stress import run_stress, select_samples, write_report
+
+    if not args.data.is_dir():
+        raise UsageError(f"--data {args.data} is not a folder")
+    try:
+        samples = select_samples(args.data, args.split)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    if len({s.label for s in samples}) < 2:
+        raise UsageError(f"{args.data} needs images of both classes ({' and '.join(CLASSES)})")
+    baseline = json.loads(args.baseline.read_text(encoding="utf-8")) if args.baseline else None
+    screener = Screener(args.model)
+    card = screener.card
+
+    def infer(batch):
+        return [p.logit for p in screener.predict_prepared([Prepared(t) for t in batch])]
+
+    report = run_stress(infer, samples, card.preprocessing, card.temperature, card.threshold,
+                        progress=lambda line: print(line, file=sys.stderr))
+    report["model_version"], report["sha256"] = card.version, card.sha256
+    if baseline is not None:
+        baseline.setdefault("label", baseline.get("model_version", "baseline"))
+    path = write_report(report, args.out, card.version, baseline)
+    summary = report["summary"]
+    print(f"worst-shift specificity {summary['worst_shift_specificity']:.3f} ({summary['worst_shift']}), "
+          f"mean ECE over shifts {summary['mean_ece_over_shifts']:.4f}, clean specificity "
+          f"{summary['clean']['specificity']:.3f}; written to {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    if args.command == "train":
-        from model_training.train import TrainConfig, train
+    try:
+        if args.command == "train":
+            return _train(args, argv)
+        if args.command == "stress":
+            return _stress(args)
+        from model_training.evaluate import evaluate_command
 
-        config = TrainConfig(
-            data=args.data, out=args.out, base_weights=args.base_weights, epochs_frozen=args.epochs_frozen,
-            epochs_finetune=args.epochs_finetune, fine_tune_at=args.fine_tune_at, seed=args.seed,
-            resume=args.resume, batch_size=args.batch_size, val_fraction=args.val_fraction,
-            command="python -m model_training " + shlex.join(a for a in argv if a != "--resume"),  # what reproduces it
-        )
-        print(f"model written to {train(config)}")
-        return 0
-    from model_training.evaluate import evaluate_command
-
-    return evaluate_command(args.model, args.data, args.out)
+        return evaluate_command(args.model, args.data, args.out)
+    except (UsageError, ModelError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,46 +1,84 @@
-"""`evaluate`: score a model on a labelled folder through the engine's own folder scan.
+"""`evaluate`: score a model on a labelled folder with the engine, metrics from unrounded logits.
 
-The scan's CSV (`predictions.csv`) keeps every image's probability, so the metrics can be checked
-or recomputed; files that cannot be read are listed in metrics.json and left out of the metrics.
+Every image goes through the engine's `Screener` (the card's preprocessing, temperature, threshold and
+domain check). AUC, ECE and the curves use the full-precision probability, not the 6-decimal CSV
+value, where a saturated model's many 1.000000 would tie and lower the AUC. `predictions.csv` keeps
+every image's logit and probability so the metrics can be checked; unreadable files are listed in
+metrics.json and left out of the metrics.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
-from app.core.scan import scan_folder
+from app.core.image_io import ImageLoadError, load_image
 from app.core.screening import Screener
+from model_training.calibration import sigmoid
 from model_training.metrics import compute_metrics
 from model_training.plots import evaluation_plots
-from model_training.splits import CLASSES
+from model_training.splits import CLASSES, list_samples
+
+BATCH = 32
+
+
+def score(screener: Screener, paths: list[str]) -> tuple[list[tuple[str, float, bool]], dict[str, str]]:
+    """(path, logit, in_domain) for every readable image, and the error of every unreadable one."""
+    rows, errors, pending = [], {}, []
+
+    def flush() -> None:
+        predictions = screener.predict_prepared([prepared for _, prepared in pending])
+        rows.extend((path, p.logit, p.in_domain) for (path, _), p in zip(pending, predictions))
+        pending.clear()
+
+    for done, path in enumerate(paths, 1):
+        try:
+            pending.append((path, screener.prepare(load_image(path))))
+        except ImageLoadError as exc:
+            errors[path] = str(exc)
+        if len(pending) == BATCH:
+            flush()
+        print(f"\r{done}/{len(paths)} images", end="", flush=True)
+    flush()
+    print()
+    return rows, errors
 
 
 def evaluate(model: Path, data: Path, out: Path) -> dict:
-    for name in CLASSES:
-        if not (data / name).is_dir():
-            raise SystemExit(f"{data / name} is missing: --data needs NORMAL/ and PNEUMONIA/ folders")
+    samples = list_samples(data)  # raises FileNotFoundError naming a missing class folder
     out.mkdir(parents=True, exist_ok=True)
     screener = Screener(model)
-    predictions = out / "predictions.csv"
-    for update in scan_folder(screener, data, predictions, recursive=True, batch_size=32):
-        print(f"\r{update.done}/{update.total} images", end="", flush=True)
-    print()
-    with open(predictions, newline="", encoding="utf-8") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["path"].split("/")[0] in CLASSES]
-    scored = [r for r in rows if r["status"] != "error"]
-    y = np.array([CLASSES.index(r["path"].split("/")[0]) for r in scored])
-    p = np.array([float(r["probability"]) for r in scored])
-    metrics = compute_metrics(y, p, screener.card.threshold)
-    metrics["model_version"] = screener.version
-    metrics["n_out_of_domain"] = sum(r["in_domain"] == "false" for r in scored)
-    metrics["errors"] = {r["path"]: r["error"] for r in rows if r["status"] == "error"}
+    card = screener.card
+    rows, errors = score(screener, [s.path for s in samples])
+    label_of = {s.path: s.label for s in samples}
+    y = np.array([label_of[path] for path, _, _ in rows])
+    logits = np.array([logit for _, logit, _ in rows], np.float64)
+    p = sigmoid(logits / card.temperature)
+    _write_predictions(out / "predictions.csv", data, rows, p, card.threshold)
+    metrics = compute_metrics(y, p, card.threshold)
+    metrics["model_version"] = card.version
+    metrics["sha256"] = card.sha256
+    metrics["n_out_of_domain"] = sum(not in_domain for _, _, in_domain in rows)
+    metrics["errors"] = {str(Path(k).relative_to(data)): v for k, v in errors.items()}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     evaluation_plots(y, p, metrics, out, f"{data.name} ({len(y)} images)")
     return metrics
+
+
+def _write_predictions(path: Path, data: Path, rows: list[tuple[str, float, bool]], p: np.ndarray, threshold: float) -> None:
+    tmp = path.with_suffix(".csv.part")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label", "logit", "probability", "prediction", "in_domain"])
+        for (file, logit, in_domain), probability in zip(rows, p):
+            relative = Path(file).relative_to(data)
+            writer.writerow([relative.as_posix(), relative.parts[0], f"{logit:.9g}", f"{probability:.9g}",
+                             CLASSES[int(probability >= threshold)], str(in_domain).lower()])
+    os.replace(tmp, path)
 
 
 def evaluate_command(model: Path, data: Path, out: Path) -> int:

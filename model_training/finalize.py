@@ -1,13 +1,17 @@
-"""After training: calibrate, choose the threshold, fit the domain check, write the model, card and plots.
+"""After training: stress-test, calibrate, choose the threshold, fit the domain check, write the model,
+card and plots.
 
 Everything here is fitted on the training split (domain statistics) or chosen on the validation
-split (temperature, threshold, domain cut-off); nothing looks at any test data.
+split (temperature, threshold, domain cut-off, Grad-CAM scale); nothing looks at any test data. With
+`calibrate="shifted"` the temperature and the threshold are fitted on the validation images clean
+and under every shift of the stress suite pooled, so they are not tuned to the easy, same-scanner case.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,8 +29,10 @@ from model_training.metrics import compute_metrics
 from model_training.phases import TrainingState
 from model_training.pipeline import make_dataset
 from model_training.plots import evaluation_plots, training_curves
-from model_training.splits import Sample
-from model_training.train import TrainConfig
+from model_training.splits import CLASSES, Sample
+from model_training.config import TrainConfig
+from model_training.shifts import stress_conditions
+from model_training.stress import condition_logits, condition_metrics, decode_all, summarise, write_report
 
 log = logging.getLogger(__name__)
 DOMAIN_FILE = "domain_stats.npz"
@@ -36,6 +42,7 @@ TRAINING_DATA = (
     "training and a patient-disjoint, class-stratified validation split of {n_val} images carved from it "
     "(seed {seed}). The official test split was not used."
 )
+GRADCAM_REFERENCE_PERCENTILE = 99.0
 LICENCE = ("Training data: CC BY 4.0, Kermany et al., Mendeley Data v2, doi:10.17632/rscbjbr9sj.2; "
            "Cell 172(5):1122-1131, 2018. ImageNet MobileNetV2 weights: Apache 2.0.")
 
@@ -50,29 +57,83 @@ def logits_and_features(classifier: Classifier, samples: list[Sample], config: P
     return np.concatenate(logits), np.concatenate(features)
 
 
+def stress_logits(classifier: Classifier, val: list[Sample], config: PreprocessConfig) -> dict[str, np.ndarray]:
+    """Validation logits clean and under every stress-test condition (decoded once)."""
+    images, kept, errors = decode_all(val)
+    if errors:
+        raise ValueError(f"{len(errors)} validation images could not be read: {sorted(errors)[:3]}")
+    keys = [f"{CLASSES[s.label]}/{Path(s.path).name}" for s in kept]
+    infer = lambda batch: classifier.infer(batch)[0]  # noqa: E731
+    out = {}
+    for condition in stress_conditions():
+        out[condition.name] = condition_logits(infer, images, keys, condition, config)
+        log.info("stress logits: %s", condition.name)
+    return out
+
+
+def gradcam_reference(classifier: Classifier, val: list[Sample], config: PreprocessConfig, threshold_logit: float) -> float:
+    """The evidence the heat map's top colour stands for: the 99th percentile of the validation images'
+    Grad-CAM maxima, each for its predicted class (so one colour means the same on every image)."""
+    peaks = []
+    for images, _ in make_dataset(val, config, batch_size=1):
+        image = images.numpy()[0]
+        logit = float(classifier.infer(image[None])[0][0])
+        evidence, _, _ = classifier.explain(image, positive=logit >= threshold_logit)
+        peaks.append(float(evidence.max()))
+    return float(np.percentile(peaks, GRADCAM_REFERENCE_PERCENTILE))
+
+
+def git_commit() -> str:
+    """The commit the training code came from ("unknown" outside a git checkout)."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                cwd=Path(__file__).resolve().parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "model_training", "app/core"], capture_output=True,
+                               text=True, timeout=10, cwd=Path(__file__).resolve().parent).stdout.strip()
+        return result.stdout.strip() + ("+local-changes" if dirty else "") if result.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def calibrate(y: np.ndarray, logits: np.ndarray) -> tuple[float, float, float]:
+    """Temperature (kept only if it lowers the ECE), threshold by the rule, and the ECE before calibration."""
+    raw = sigmoid(logits)
+    temperature = fit_temperature(y, logits)
+    ece_raw = expected_calibration_error(y, raw)
+    if expected_calibration_error(y, sigmoid(logits / temperature)) >= ece_raw:
+        temperature = 1.0
+    return temperature, choose_threshold(y, sigmoid(logits / temperature)), ece_raw
+
+
 def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, train: list[Sample], val: list[Sample],
              preprocessing: PreprocessConfig) -> Path:
-    """Write `<out>/pneumoscan_mobilenetv2.keras` with its card, domain statistics and plots; return the model path."""
+    """Write `<out>/pneumoscan_mobilenetv2.keras` with its card, domain statistics, stress report and plots."""
     out: Path = config.out
     classifier = Classifier(model, TARGET_LAYER, FEATURE_LAYER)
     y_val = np.array([s.label for s in val])
     val_logits, val_features = logits_and_features(classifier, val, preprocessing)
     _, train_features = logits_and_features(classifier, train, preprocessing)
+    per_condition = stress_logits(classifier, val, preprocessing)
 
-    raw = sigmoid(val_logits)
-    temperature = fit_temperature(y_val, val_logits)
+    if config.calibrate == "shifted":
+        pooled_y = np.concatenate([y_val] * len(per_condition))
+        temperature, threshold, ece_raw = calibrate(pooled_y, np.concatenate(list(per_condition.values())))
+    else:
+        temperature, threshold, ece_raw = calibrate(y_val, val_logits)
     probabilities = sigmoid(val_logits / temperature)
-    ece_raw = expected_calibration_error(y_val, raw)
-    if expected_calibration_error(y_val, probabilities) >= ece_raw:  # keep the temperature only if it helps
-        temperature, probabilities = 1.0, raw
-    threshold = choose_threshold(y_val, probabilities)
     metrics = compute_metrics(y_val, probabilities, threshold)
-    metrics["ece_before_calibration"] = ece_raw
-    log.info("temperature %.3f (ECE %.4f -> %.4f), threshold %.4f", temperature, ece_raw, metrics["ece"], threshold)
+    metrics["ece_before_calibration"] = expected_calibration_error(y_val, sigmoid(val_logits))
+    stress = {name: condition_metrics(y_val, logits, temperature, threshold) for name, logits in per_condition.items()}
+    robustness = summarise(stress)
+    log.info("temperature %.3f, threshold %.4f (%s calibration; pooled ECE before %.4f); clean ECE %.4f; "
+             "worst-shift specificity %.3f (%s), mean ECE over shifts %.4f", temperature, threshold, config.calibrate,
+             ece_raw, metrics["ece"], robustness["worst_shift_specificity"], robustness["worst_shift"],
+             robustness["mean_ece_over_shifts"])
 
     gate, val_scores = fit_domain_gate(train_features, val_features)
     gate.save(out / DOMAIN_FILE)
     metrics["in_domain_share"] = float(np.mean(gate.in_domain(val_scores)))
+    reference = gradcam_reference(classifier, val, preprocessing, float(np.log(threshold / (1 - threshold)) * temperature))
 
     model_path = out / MODEL_FILE
     final = keras.Model.from_config(model.get_config())  # uncompiled (clone_model would keep the optimizer): ~10 MB
@@ -80,10 +141,17 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
     final.save(model_path)
 
     history = {name: state.phase(name)["history"] for name in ("frozen", "finetune")}
-    training_curves(history, out / "training_curves.png")
+    training_curves(history, out / "training_curves.png", config.fine_tune_at)
     evaluation_plots(y_val, probabilities, metrics, out, "validation split")
     (out / "metrics_val.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    report = {"seed": 0, "threshold": threshold, "temperature": temperature, "n": len(val),
+              "n_normal": int((y_val == 0).sum()), "n_pneumonia": int((y_val == 1).sum()), "errors": {},
+              "model_version": config.version, "summary": robustness, "per_condition": stress}
+    write_report(report, out, f"{config.version}")
 
+    rule = THRESHOLD_RULE + (" on temperature-calibrated probabilities of the validation images clean and under "
+                             "the stress suite's shifts, pooled" if config.calibrate == "shifted" else
+                             " (on temperature-calibrated probabilities)")
     card = ModelCard(
         name="PneumoScan MobileNetV2",
         version=config.version,
@@ -92,12 +160,12 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
         created=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         preprocessing=preprocessing,
         threshold=threshold,
-        threshold_rule=THRESHOLD_RULE + " (on temperature-calibrated probabilities)",
+        threshold_rule=rule,
         temperature=temperature,
         target_layer=TARGET_LAYER,
         feature_layer=FEATURE_LAYER,
         validation_metrics=metrics,
-        training_data=TRAINING_DATA.format(n_train=len(train), n_val=len(val), seed=config.seed),
+        training_data=TRAINING_DATA.format(n_train=len(train), n_val=len(val), seed=config.split_seed),
         licence=LICENCE,
         command=config.command,
         training_time_s=round(float(state.data.get("elapsed_s", 0.0)), 1),
@@ -108,6 +176,11 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
             "method": f"Mahalanobis distance of the '{FEATURE_LAYER}' vector from the training split's mean "
                       f"(Ledoit-Wolf shrunk covariance); cut-off = {CUTOFF_PERCENTILE}th percentile on validation",
         },
+        gradcam_reference=reference,
+        recipe=config.recipe(),
+        robustness={k: v for k, v in robustness.items() if k != "clean"} | {"file": "stress.json"},
+        git_commit=git_commit(),
+        phase_times_s=dict(state.data.get("phase_times_s", {})),
     )
     card.save(out)
     log.info("validation: %s", {k: v for k, v in metrics.items() if k != "confusion_matrix"})

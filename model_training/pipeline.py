@@ -1,32 +1,22 @@
-"""tf.data input pipeline: decode and preprocess with the engine, cache, shuffle, batch, augment, prefetch."""
+"""tf.data input pipeline: decode once with the engine and cache, then augment and preprocess per epoch.
+
+The cache holds each image as the engine decodes it (8-bit grayscale), so an epoch costs no JPEG
+decoding; augmentation (`model_training.augment`) works on those pixels, and the engine's own
+`preprocess` turns them into the model input, so an un-augmented image is exactly what the app feeds
+the model (`tests/test_preprocessing.py` proves it).
+"""
 
 from __future__ import annotations
 
-import keras
+import threading
+
 import numpy as np
 import tensorflow as tf
 
-from app.core.preprocessing import PreprocessConfig, load_and_preprocess
+from app.core.image_io import load_image
+from app.core.preprocessing import PreprocessConfig, preprocess
+from model_training.augment import augmenter
 from model_training.splits import Sample
-
-
-def augmentation(seed: int) -> keras.Sequential:
-    """Small geometric and photometric jitter, training set only.
-
-    No horizontal flips: a mirrored chest puts the heart on the right (dextrocardia), which the model
-    would then learn to call normal, and real X-rays are never presented mirrored.
-    """
-    value_range = (-1.0, 1.0)  # the engine's model scaling
-    return keras.Sequential(
-        [
-            keras.layers.RandomRotation(0.028, fill_mode="nearest", seed=seed),  # about +-10 degrees
-            keras.layers.RandomTranslation(0.05, 0.05, fill_mode="nearest", seed=seed + 1),
-            keras.layers.RandomZoom(0.1, fill_mode="nearest", seed=seed + 2),
-            keras.layers.RandomBrightness(0.1, value_range=value_range, seed=seed + 3),
-            keras.layers.RandomContrast(0.1, value_range=value_range, seed=seed + 4),
-        ],
-        name="augmentation",
-    )
 
 
 def make_dataset(
@@ -35,26 +25,38 @@ def make_dataset(
     batch_size: int = 32,
     training: bool = False,
     seed: int = 42,
+    augment: str = "xray",
 ) -> tf.data.Dataset:
-    """Batches of (image tensor, label); images are exactly `load_and_preprocess(path, config)`."""
+    """Batches of (image tensor, label); shuffled and augmented only when `training`."""
     height, width = config.input_size
     paths = np.array([s.path for s in samples])
     labels = np.array([s.label for s in samples], dtype=np.float32)
+    transform = augmenter(augment) if training else None
+    rng, lock = np.random.default_rng(seed), threading.Lock()
 
-    def load(path: bytes) -> np.ndarray:
-        return load_and_preprocess(path.decode("utf-8"), config)
+    def decode(path: bytes) -> np.ndarray:
+        return load_image(path.decode("utf-8")).pixels
 
-    def load_tensor(path: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        image = tf.numpy_function(load, [path], tf.float32, stateful=False)
+    def prepare(gray: np.ndarray) -> np.ndarray:
+        if transform is not None:
+            with lock:  # one generator shared by the parallel map calls
+                child = np.random.default_rng(rng.integers(2**63))
+            gray = transform(gray, child)
+        return preprocess(gray, config)
+
+    def decode_tensor(path: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        gray = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
+        gray.set_shape((None, None))
+        return gray, label
+
+    def prepare_tensor(gray: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        image = tf.numpy_function(prepare, [gray], tf.float32, stateful=transform is not None)
         image.set_shape((height, width, 3))
         return image, label
 
     ds = tf.data.Dataset.from_tensor_slices((paths, labels))
-    ds = ds.map(load_tensor, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    ds = ds.map(decode_tensor, num_parallel_calls=tf.data.AUTOTUNE).cache()
     if training:
         ds = ds.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    if training:
-        augment = augmentation(seed)
-        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(prepare_tensor, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

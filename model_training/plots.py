@@ -90,7 +90,7 @@ def evaluation_plots(y: np.ndarray, p: np.ndarray, metrics: dict[str, Any], out:
     return paths
 
 
-def training_curves(history: dict[str, dict[str, list[float]]], path: Path) -> Path:
+def training_curves(history: dict[str, dict[str, list[float]]], path: Path, fine_tune_at: int) -> Path:
     """Loss, accuracy and AUC of both phases on one figure, the phase boundary marked."""
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
     offset = 0
@@ -110,5 +110,33 @@ def training_curves(history: dict[str, dict[str, list[float]]], path: Path) -> P
         ax.set_title(key)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle("Phase 1: frozen backbone | phase 2: fine-tuning from layer 100 (dotted line: phase boundary)", fontsize=10)
+    fig.suptitle(f"Phase 1: frozen backbone | phase 2: fine-tuning from layer {fine_tune_at} (dotted line: phase boundary)",
+                 fontsize=10)
+    return _save(fig, path)
+
+
+def stress_plot(report: dict[str, Any], path: Path, title: str, baseline: dict[str, Any] | None = None) -> Path:
+    """Specificity and ECE per acquisition shift (bars), a baseline model's beside them if given."""
+    names = list(report["per_condition"])
+    fig, axes = plt.subplots(2, 1, figsize=(12, 6.4), sharex=True)
+    x = np.arange(len(names))
+    width = 0.4 if baseline else 0.8
+    for ax, key, label in zip(axes, ("specificity", "ece"), ("specificity", "ECE")):
+        values = [report["per_condition"][n][key] for n in names]
+        ax.bar(x + (width / 2 if baseline else 0), values, width, label=title, color="tab:blue")
+        if baseline:
+            base = [baseline["per_condition"].get(n, {}).get(key, np.nan) for n in names]
+            ax.bar(x - width / 2, base, width, label=baseline.get("label", "baseline"), color="tab:grey")
+        ax.set_ylabel(label)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylim(0, 1.02)
+    axes[0].axhline(0.8, color="crimson", ls=":", lw=1, label="target 0.80 (worst shift)")
+    axes[1].axhline(0.06, color="crimson", ls=":", lw=1, label="target 0.06 (mean)")
+    axes[0].legend(fontsize=8, loc="lower left")
+    axes[1].legend(fontsize=8, loc="upper left")
+    axes[1].set_xticks(x, names, rotation=60, ha="right", fontsize=8)
+    summary = report["summary"]
+    fig.suptitle(f"Stress test on {report['n']} validation images at threshold {report['threshold']:.3f}: worst-shift "
+                 f"specificity {summary['worst_shift_specificity']:.3f} ({summary['worst_shift']}), "
+                 f"mean ECE {summary['mean_ece_over_shifts']:.3f}", fontsize=10)
     return _save(fig, path)

@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 
 from app.core.preprocessing import PreprocessConfig
 from model_training.architecture import build_model
+from model_training.config import TrainConfig
+from model_training.finalize import finalize
 from model_training.phases import PhaseSpec, TrainingState, run_phase
 from model_training.pipeline import make_dataset
 from model_training.splits import Sample, class_weights, list_samples, read_split, split_train_val, write_split
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    data: Path
-    out: Path
-    base_weights: str | None  # "imagenet", a local file, or None for random weights
-    epochs_frozen: int = 10
-    epochs_finetune: int = 10
-    fine_tune_at: int = 100
-    seed: int = 42
-    resume: bool = False
-    batch_size: int = 32
-    val_fraction: float = 0.2
-    version: str = "1.0.0"
-    command: str = ""  # as the user typed it; recorded in the log and the model card
 
 
 def training_folder(data: Path) -> Path:
@@ -46,7 +31,7 @@ def resolve_split(config: TrainConfig) -> tuple[list[Sample], list[Sample]]:
     if config.resume and train_file.exists() and val_file.exists():
         return read_split(train_file), read_split(val_file)
     samples = list_samples(training_folder(config.data))
-    train, val = split_train_val(samples, config.val_fraction, config.seed)
+    train, val = split_train_val(samples, config.val_fraction, config.split_seed)
     write_split(train_file, train)
     write_split(val_file, val)
     return train, val
@@ -68,25 +53,37 @@ def train(config: TrainConfig) -> Path:
     keras.utils.set_random_seed(config.seed)
     checkpoints.mkdir(parents=True, exist_ok=True)
     state = TrainingState(checkpoints)
+    state.data.setdefault("version", config.version)
     started = time.monotonic()
     train_samples, val_samples = resolve_split(config)
     log.info("split: %d training / %d validation images (%d / %d patients)", len(train_samples), len(val_samples),
              len({s.patient for s in train_samples}), len({s.patient for s in val_samples}))
-    preprocessing = PreprocessConfig()
-    train_ds = make_dataset(train_samples, preprocessing, config.batch_size, training=True, seed=config.seed)
+    preprocessing = PreprocessConfig(clahe=config.input_clahe)
+    train_ds = make_dataset(train_samples, preprocessing, config.batch_size, training=True, seed=config.seed,
+                            augment=config.augment)
     val_ds = make_dataset(val_samples, preprocessing, config.batch_size)
     weights = class_weights(train_samples)
     log.info("class weights: %s", weights)
+    log.info("recipe: %s", config.recipe())
     model = build_model(config.base_weights, preprocessing.input_size, config.seed)
-    phases = [
-        PhaseSpec("frozen", config.epochs_frozen, 1e-4, reduce_lr=False),
-        PhaseSpec("finetune", config.epochs_finetune, 1e-5, reduce_lr=True),
-    ]
-    for spec in phases:
-        model = run_phase(model, spec, state, train_ds, val_ds, weights, config.fine_tune_at)
+    for spec in phase_specs(config):
+        phase_started = time.monotonic()
+        model = run_phase(model, spec, state, train_ds, val_ds, weights, config.fine_tune_at, config.train_bn)
+        times = state.data.setdefault("phase_times_s", {})
+        times[spec.name] = round(times.get(spec.name, 0.0) + time.monotonic() - phase_started, 1)
+        state.save()
     state.data["elapsed_s"] = state.data.get("elapsed_s", 0.0) + time.monotonic() - started
     state.save()
-
-    from model_training.finalize import finalize  # after training: its imports are not needed before
-
     return finalize(model, config, state, train_samples, val_samples, preprocessing)
+
+
+def phase_specs(config: TrainConfig) -> list[PhaseSpec]:
+    """Phase 1 trains the head at a fixed rate; phase 2 follows the recipe's optimizer and schedule."""
+    frozen = PhaseSpec("frozen", config.epochs_frozen, config.frozen_lr, schedule="plateau",
+                       label_smoothing=config.label_smoothing)
+    finetune = PhaseSpec(
+        "finetune", config.epochs_finetune, config.finetune_lr, schedule=config.schedule, optimizer=config.optimizer,
+        weight_decay=config.weight_decay if config.optimizer == "adamw" else 0.0, warmup_epochs=config.warmup_epochs,
+        label_smoothing=config.label_smoothing, swa_epochs=min(config.swa_epochs, config.epochs_finetune),
+    )
+    return [frozen, finetune]

@@ -17,7 +17,8 @@ from app.core.model_card import read_card
 from model_training.cli import main as training_main
 from model_training.splits import read_split
 
-PLOTS = ("training_curves.png", "confusion_matrix.png", "roc.png", "precision_recall.png", "calibration.png")
+PLOTS = ("training_curves.png", "confusion_matrix.png", "roc.png", "precision_recall.png", "calibration.png", "stress.png")
+TRAIN = ["--base-weights", "none", "--epochs-frozen", "1", "--epochs-finetune", "2", "--swa-epochs", "2", "--batch-size", "8"]
 
 
 def _make_dataset(root: Path, per_class: int = 12) -> None:
@@ -40,8 +41,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = tmp_path_factory.mktemp("data")
     out = tmp_path_factory.mktemp("run") / "out"
     _make_dataset(data)
-    args = ["train", "--data", str(data), "--out", str(out), "--base-weights", "none",
-            "--epochs-frozen", "1", "--epochs-finetune", "1", "--batch-size", "8", "--val-fraction", "0.25"]
+    args = ["train", "--data", str(data), "--out", str(out), *TRAIN, "--val-fraction", "0.25", "--model-version", "9.1.0"]
     assert training_main(args) == 0
     return data, out
 
@@ -58,7 +58,53 @@ def test_training_writes_model_card_domain_and_plots(trained: tuple[Path, Path])
     with zipfile.ZipFile(out / "pneumoscan_mobilenetv2.keras") as archive, archive.open("model.weights.h5") as weights:
         assert "optimizer" not in h5py.File(io.BytesIO(weights.read()), "r")  # the shipped file carries no optimizer
     state = json.loads((out / "checkpoints" / "state.json").read_text())
-    assert state["frozen"]["epoch"] == 1 and state["finetune"]["epoch"] == 1
+    assert state["frozen"]["epoch"] == 1 and state["finetune"]["epoch"] == 2
+    assert state["finetune"]["swa_count"] == 2 and (out / "checkpoints" / "finetune_swa.npz").is_file()
+
+
+def test_card_records_version_recipe_commit_times_robustness_and_gradcam_scale(trained: tuple[Path, Path]) -> None:
+    _, out = trained
+    card = read_card(out / "pneumoscan_mobilenetv2.keras")
+    assert card.version == "9.1.0"
+    assert card.recipe["augment"] == "xray" and card.recipe["swa_epochs"] == 2 and card.recipe["epochs_finetune"] == 2
+    assert "data" not in card.recipe and "out" not in card.recipe
+    assert len(card.git_commit) >= 7 or card.git_commit == "unknown"
+    assert set(card.phase_times_s) == {"frozen", "finetune"} and all(t > 0 for t in card.phase_times_s.values())
+    assert card.gradcam_reference is not None and card.gradcam_reference > 0
+    stress = json.loads((out / "stress.json").read_text())
+    assert card.robustness["worst_shift_specificity"] == stress["summary"]["worst_shift_specificity"]
+    assert card.robustness["mean_ece_over_shifts"] == pytest.approx(
+        np.mean([v["ece"] for k, v in stress["per_condition"].items() if k != "clean"]))
+    assert "shifts" in card.threshold_rule  # calibrated under the stress suite, not on clean images alone
+
+
+def test_stress_command_scores_exactly_the_split_under_every_shift(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    data, out = trained
+    args = ["stress", "--model", str(out / "pneumoscan_mobilenetv2.keras"), "--data", str(data),
+            "--split", str(out / "split_val.tsv"), "--out", str(tmp_path / "s")]
+    assert training_main(args) == 0
+    report = json.loads((tmp_path / "s" / "stress.json").read_text())
+    assert report["n"] == len(read_split(out / "split_val.tsv"))
+    assert len(report["per_condition"]) == 27 and "combined@1" in report["per_condition"]
+    for metrics in report["per_condition"].values():
+        assert set(metrics) == {"accuracy", "sensitivity", "specificity", "auc", "ece", "mean_p_normal"}
+    assert cv2.imread(str(tmp_path / "s" / "stress.png")) is not None
+    # Deterministic: a second run gives the same figures.
+    assert training_main(args[:-1] + [str(tmp_path / "again")]) == 0
+    assert json.loads((tmp_path / "again" / "stress.json").read_text())["per_condition"] == report["per_condition"]
+
+
+def test_stress_refuses_a_folder_without_both_classes(trained: tuple[Path, Path], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    data, out = trained
+    (tmp_path / "NORMAL").mkdir()
+    (tmp_path / "PNEUMONIA").mkdir()
+    for image in sorted((data / "NORMAL").iterdir())[:3]:
+        (tmp_path / "NORMAL" / image.name).write_bytes(image.read_bytes())
+    code = training_main(["stress", "--model", str(out / "pneumoscan_mobilenetv2.keras"), "--data", str(tmp_path),
+                          "--out", str(tmp_path / "s")])
+    assert code == 2 and "both classes" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
 
 
 def test_split_is_patient_disjoint_and_covers_every_image(trained: tuple[Path, Path]) -> None:
@@ -73,18 +119,43 @@ def test_resume_of_a_finished_run_trains_nothing_and_keeps_the_split(trained: tu
     data, out = trained
     split_before = (out / "split_val.tsv").read_text()
     state_before = json.loads((out / "checkpoints" / "state.json").read_text())
-    args = ["train", "--data", str(data), "--out", str(out), "--base-weights", "none",
-            "--epochs-frozen", "1", "--epochs-finetune", "1", "--batch-size", "8", "--resume"]
+    args = ["train", "--data", str(data), "--out", str(out), *TRAIN, "--resume"]
     assert training_main(args) == 0
     state_after = json.loads((out / "checkpoints" / "state.json").read_text())
     assert (out / "split_val.tsv").read_text() == split_before
     assert state_after["frozen"]["history"] == state_before["frozen"]["history"]
+    assert read_card(out / "pneumoscan_mobilenetv2.keras").version == "9.1.0"  # the run's version, kept on resume
 
 
-def test_a_second_run_into_the_same_folder_needs_resume(trained: tuple[Path, Path]) -> None:
+def test_a_second_run_into_the_same_folder_needs_resume(trained: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     data, out = trained
-    with pytest.raises(SystemExit, match="--resume"):
-        training_main(["train", "--data", str(data), "--out", str(out), "--base-weights", "none"])
+    before = sorted(p.name for p in out.iterdir())
+    assert training_main(["train", "--data", str(data), "--out", str(out), "--base-weights", "none"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+@pytest.mark.parametrize("problem", ["missing", "no_pneumonia", "empty_normal", "same_version"])
+def test_train_refuses_bad_data_or_output_with_one_line_and_exit_2(problem: str, trained: tuple[Path, Path],
+                                                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, trained_out = trained
+    out = tmp_path / "out"
+    if problem == "missing":
+        data = tmp_path / "nowhere"
+    elif problem == "same_version":  # a finished model of the same version is never written over
+        out = tmp_path / "release"
+        out.mkdir()
+        (out / "model_card.json").write_text((trained_out / "model_card.json").read_text())
+    else:
+        data = tmp_path / "data"
+        (data / "NORMAL").mkdir(parents=True)
+        if problem == "empty_normal":
+            (data / "PNEUMONIA").mkdir()
+    code = training_main(["train", "--data", str(data), "--out", str(out), "--base-weights", "none",
+                          "--model-version", "9.1.0"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (out / "checkpoints").exists() and not (out / "train.log").exists()
 
 
 def test_evaluate_writes_metrics_and_plots(trained: tuple[Path, Path], tmp_path: Path) -> None:
@@ -99,3 +170,20 @@ def test_evaluate_writes_metrics_and_plots(trained: tuple[Path, Path], tmp_path:
     assert metrics["accuracy"] == pytest.approx((tn + tp) / 24)
     for plot in PLOTS[1:]:
         assert (tmp_path / plot).is_file()
+
+
+def test_evaluate_computes_auc_from_unrounded_logits(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    import csv
+
+    from sklearn.metrics import roc_auc_score
+
+    data, out = trained
+    assert training_main(["evaluate", "--model", str(out / "pneumoscan_mobilenetv2.keras"),
+                          "--data", str(data), "--out", str(tmp_path)]) == 0
+    with open(tmp_path / "predictions.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    y = [r["label"] == "PNEUMONIA" for r in rows]
+    logits = [float(r["logit"]) for r in rows]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["auc"] == pytest.approx(roc_auc_score(y, logits), abs=1e-9)
+    assert metrics["sha256"] == read_card(out / "pneumoscan_mobilenetv2.keras").sha256

@@ -1,0 +1,46 @@
+"""What a training run is asked to do: data, output and the recipe, in one place that `train`,
+`phases` and `finalize` all read (so none of them imports another for it)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_VERSION = "2.0.0"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: Path
+    out: Path
+    base_weights: str | None  # "imagenet", a local file, or None for random weights
+    epochs_frozen: int = 3
+    epochs_finetune: int = 5
+    fine_tune_at: int = 50  # first backbone layer that learns in phase 2
+    seed: int = 42
+    resume: bool = False
+    batch_size: int = 32
+    val_fraction: float = 0.2
+    version: str = DEFAULT_VERSION
+    command: str = ""  # as the user typed it; recorded in the log and the model card
+    # The recipe (each a `train` option; the stress test chose the defaults, see docs/training.md):
+    augment: str = "xray"  # none | basic | xray
+    input_clahe: bool = False  # CLAHE as part of the model's input (recorded in the card's preprocessing)
+    frozen_lr: float = 1e-3
+    finetune_lr: float = 1e-4
+    optimizer: str = "adamw"  # adam | adamw
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"  # cosine (with warm-up) | plateau (1.0.0's ReduceLROnPlateau + early stop)
+    warmup_epochs: float = 0.5
+    train_bn: bool = False  # phase 2 updates BatchNormalization statistics too
+    label_smoothing: float = 0.05
+    swa_epochs: int = 3  # average the weights of the last N fine-tuning epochs (0 = keep the best epoch)
+    calibrate: str = "shifted"  # clean | shifted: temperature and threshold fitted on validation under the shift suite too
+    split_seed: int = 42  # the validation split's own seed, so a second training seed keeps the same split
+    stress_on_finish: bool = True  # run the stress test on validation and record it in the card
+
+    def recipe(self) -> dict[str, Any]:
+        """The options that decide the weights, for the model card."""
+        skip = {"data", "out", "resume", "command", "version", "stress_on_finish"}
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items() if k not in skip}
