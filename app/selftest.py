@@ -1,4 +1,4 @@
-"""`--version`, `--self-test` and `--smoke-gui`: checks a user (or CI) can run on the installed app.
+"""`--version` and `--self-test`: headless checks a user (or CI) can run on the installed app.
 
 The GUI's entry point and the packaged launcher hand these flags here before any Qt object exists, so
 the checks run headless, from a source checkout and from the PyInstaller bundle alike:
@@ -9,10 +9,7 @@ the checks run headless, from a source checkout and from the PyInstaller bundle 
                   card), predicts every sample in assets/samples and compares the label with the one the
                   file name starts with, computes one Grad-CAM and checks it is a finite [0, 1] map of the
                   image's size; prints a report with timings and exits 0, or says what failed and exits 1.
-* `--smoke-gui`   opens the main window (offscreen when no display is set) with a throw-away settings file,
-                  opens one sample and waits for its prediction on screen, then closes; prints how long the
-                  window, the model and the first prediction took. The GUI does not delegate this flag
-                  (packaging/launcher.py does); from source: `python -m app.selftest --smoke-gui`.
+* `--smoke-gui` is the GUI's own check (`app.ui.smoke`): this module never imports Qt or `app.ui`.
 
 `--model PATH` checks another model instead of the bundled one ($PNEUMOSCAN_MODEL works too);
 `--backend onnx|keras` picks the runtime (default: ONNX Runtime when the model has an ONNX export).
@@ -194,96 +191,19 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
     report.say(f"timings: {summary}", out)
 
 
-def smoke_gui(model_path: Path | None = None, timeout_s: float = 180.0, out: Callable[[str], None] = _print) -> int:
-    """Open the main window (offscreen without a display), open one sample, wait for its result, close.
-
-    Prints a line as each step a user waits for happens (window shown, model loaded, first prediction
-    shown), timed from the start of the process (benchmarks/bundle.py time-stamps these lines).
-    Settings go to a temporary INI file, so the user's own settings are neither read nor changed.
-    """
-    import tempfile
-
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from app.core.resources import sample_images
-    from app.ui.window import MainWindow
-
-    def since_start() -> str:
-        return f"{time.perf_counter() - _T0:.2f} s after start"
-
-    samples = [p for p in sample_images() if expected_label(p)]
-    state: dict[str, object] = {}
-    qapp = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "PneumoScan"])
-    with tempfile.TemporaryDirectory(prefix="pneumoscan-smoke-") as tmp:
-        settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(model_path=model_path, settings=settings)
-
-        def on_loaded(card: object) -> None:
-            out(f"ok    smoke-gui: model {getattr(card, 'version', '?')} loaded ({since_start()})")
-
-        loop = QEventLoop()  # a local loop: quitting it never touches an event loop the caller runs
-        deadline = QTimer()
-        deadline.setSingleShot(True)
-        deadline.timeout.connect(loop.quit)
-
-        def on_prediction(prediction: object) -> None:
-            if "prediction" not in state:
-                state["prediction"] = prediction
-                out(f"ok    smoke-gui: first prediction shown, {samples[0].name}: {getattr(prediction, 'label', '?')} "
-                    f"p(pneumonia)={getattr(prediction, 'probability', float('nan')):.3f} ({since_start()})")
-            loop.quit()
-
-        def on_error(message: str) -> None:
-            state.setdefault("error", message)
-            loop.quit()
-
-        window.engine.model_loaded.connect(on_loaded)
-        window.prediction_shown.connect(on_prediction)
-        window.error_shown.connect(on_error)
-        window.show()  # then open the sample at once, as app.ui.main does with a file argument
-        out(f"ok    smoke-gui: window shown on the {qapp.platformName()} platform ({since_start()})")
-        if samples:
-            window.open_paths([samples[0]])
-            deadline.start(int(timeout_s * 1000))
-            loop.exec()
-            deadline.stop()
-        for signal, slot in ((window.engine.model_loaded, on_loaded), (window.prediction_shown, on_prediction),
-                             (window.error_shown, on_error)):
-            signal.disconnect(slot)
-        window.close()
-        window.shutdown()
-        settings.sync()
-        del window
-    if "error" in state:
-        out(f"FAIL  smoke-gui: the window reported: {state['error']}")
-        return 1
-    if "prediction" not in state:
-        what = "no sample image in assets/samples" if not samples else f"no prediction within {timeout_s:.0f} s"
-        out(f"FAIL  smoke-gui: {what}")
-        return 1
-    out(f"smoke-gui PASSED ({since_start()})")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="PneumoScan", add_help=False,
                                      description="PneumoScan checks (the GUI starts without these options).")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--version", action="store_true", help="print the app and model versions")
     group.add_argument("--self-test", action="store_true", help="headless check of model, samples and Grad-CAM")
-    group.add_argument("--smoke-gui", action="store_true", help="open the main window briefly and close it")
     parser.add_argument("--model", type=Path, default=None, help="check this .keras model instead of the bundled one")
     parser.add_argument("--backend", choices=("onnx", "keras"), default=None,
                         help="--self-test on this backend (default: onnx when the model is exported)")
-    parser.add_argument("--timeout", type=float, default=180.0, help="--smoke-gui: seconds to wait for the first result")
     return parser
 
 
-FLAGS = ("--version", "--self-test", "--smoke-gui")
+FLAGS = ("--version", "--self-test")
 
 
 def wants_selftest(argv: Sequence[str]) -> bool:
@@ -299,14 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.self_test:
         return 0 if run_self_test(args.model, backend=args.backend).passed else 1
-    if args.smoke_gui:
-        try:
-            return smoke_gui(args.model, args.timeout)
-        except Exception as exc:
-            _print(f"FAIL  smoke-gui: {exc.__class__.__name__}: {exc}")
-            traceback.print_exc()
-            return 1
-    _print("usage: PneumoScan [--version | --self-test | --smoke-gui] [--model PATH]")
+    _print("usage: PneumoScan [--version | --self-test] [--model PATH]")
     return 2
 
 

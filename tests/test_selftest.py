@@ -1,4 +1,4 @@
-"""`--version`, `--self-test` and `--smoke-gui` (app.selftest) and the bundle's launcher, from source."""
+"""`--version` and `--self-test` (app.selftest) and the bundle's launcher, from source (`--smoke-gui`: tests/ui/test_smoke.py)."""
 
 from __future__ import annotations
 
@@ -139,22 +139,6 @@ def test_real_model_passes(real_model_path: Path, capsys: pytest.CaptureFixture[
     assert selftest.main(["--self-test", "--model", str(real_model_path)]) == 0
     out = capsys.readouterr().out
     assert "self-test PASSED" in out and "FAIL" not in out
-
-
-def test_smoke_gui_with_the_test_model(wrong_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("PySide6")
-    assert selftest.main(["--smoke-gui", "--model", str(wrong_model), "--timeout", "120"]) == 0
-    out = capsys.readouterr().out
-    assert "smoke-gui: window shown" in out and "model 0.0.0-wrong loaded" in out
-    assert "first prediction shown, NORMAL_" in out and "smoke-gui PASSED" in out
-
-
-def test_smoke_gui_reports_a_broken_model(test_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("PySide6")
-    model = _copy_model(test_model_path, tmp_path / "broken")
-    model.write_bytes(b"not a model")
-    assert selftest.main(["--smoke-gui", "--model", str(model), "--timeout", "60"]) == 1
-    assert "FAIL  smoke-gui" in capsys.readouterr().out
 
 
 def _launcher():

@@ -1,4 +1,5 @@
-"""`pneumoscan [FILE] [--model PATH]`: the desktop app. `--self-test` and `--version` go to `app.selftest`."""
+"""`pneumoscan [FILE] [--model PATH]`: the desktop app. `--self-test` and `--version` go to `app.selftest`,
+`--smoke-gui` to `app.ui.smoke`."""
 
 from __future__ import annotations
 
@@ -89,6 +90,10 @@ def launch(argv: list[str], started: float | None = None):  # noqa: ANN201 - (QA
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--smoke-gui" in argv:  # the GUI's own check, with its own QApplication
+        from app.ui import smoke
+
+        return smoke.main(argv)
     if any(flag in argv for flag in DELEGATED):  # before any QApplication exists
         from app import selftest
 
