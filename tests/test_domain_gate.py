@@ -5,63 +5,26 @@ Also shows the test can fail: a gate with random statistics (same cut-off) break
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from app.core.domain import DomainGate
-from app.core.image_io import LoadedImage, load_image, load_image_bytes
+from app.core.image_io import LoadedImage, load_image
 from app.core.screening import Screener
-from tests.helpers import KERMANY
-
-NATURAL = ("astronaut", "coffee", "chelsea", "rocket", "camera", "moon", "brick", "grass", "hubble_deep_field",
-           "immunohistochemistry", "retina", "coins", "clock", "cell")
-
-
-def _png_bytes(array: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def foreign_images() -> dict[str, LoadedImage]:
-    """Natural photographs (scikit-image), uniform and noise images, and CT/MR slices (pydicom's test files)."""
-    import skimage.data
-    from pydicom.data import get_testdata_file
-
-    images = {name: load_image_bytes(_png_bytes(getattr(skimage.data, name)()), f"{name}.png") for name in NATURAL}
-    rng = np.random.default_rng(0)
-    images["uniform gray"] = load_image_bytes(_png_bytes(np.full((512, 512), 128, np.uint8)), "u.png")
-    images["uniform black"] = load_image_bytes(_png_bytes(np.zeros((512, 512), np.uint8)), "b.png")
-    images["gaussian noise"] = load_image_bytes(_png_bytes(np.clip(rng.normal(128, 40, (512, 512)), 0, 255).astype(np.uint8)), "n.png")
-    images["uniform noise"] = load_image_bytes(_png_bytes(rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)), "c.png")
-    for name in ("CT_small.dcm", "MR_small.dcm"):
-        images[name] = load_image(get_testdata_file(name))
-    return images
-
+from benchmarks.foreign_images import foreign_images, in_domain_share
+from benchmarks.foreign_images import validation_images as _validation_images
 
 def validation_images() -> list[Path]:
-    split = Path(__file__).resolve().parents[1] / "resources" / "split_val.tsv"
-    if not split.is_file() or not KERMANY.is_dir():
+    paths = _validation_images()
+    if not paths:
         pytest.skip("validation split list or shared data absent")
-    names = [line.split("\t") for line in split.read_text().splitlines() if line.strip()]
-    return [KERMANY / "train" / label / Path(path).name for label, _, path in names]
+    return paths
 
 
 def flagged_share(screener: Screener, images: dict[str, LoadedImage]) -> dict[str, bool]:
     return {name: not screener.predict(image).in_domain for name, image in images.items()}
-
-
-def in_domain_share(screener: Screener, paths: list[Path]) -> float:
-    prepared = [screener.prepare(load_image(p)) for p in paths]
-    predictions = []
-    for start in range(0, len(prepared), 64):
-        predictions += screener.predict_prepared(prepared[start : start + 64])
-    return float(np.mean([p.in_domain for p in predictions]))
 
 
 def test_every_foreign_image_is_outside_the_domain(real_screener: Screener) -> None:
