@@ -1,16 +1,84 @@
-"""`pneumoscan-cli`: predict, heatmap and scan from a terminal, on the same engine as the GUI."""
+"""`pneumoscan-cli`: predict, heatmap and scan from a terminal, on the same engine as the GUI.
+
+Every path and option is checked before the model loads, and no output may overwrite an input or an
+unrelated file (`app.core.outputs`). Results go to stdout, messages to stderr; the exit code says
+which kind of answer it was (`EXIT_CODES`). An unexpected error prints one line and the path of a
+log file holding its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from app import __version__
-from app.core.errors import PneumoScanError
+from app.core.errors import OutputError, PneumoScanError
+from app.core.scan import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
 
 CLAHE_CHOICES = {"model": None, "on": True, "off": False}
+HEATMAP_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")  # chosen by --out's suffix
+EXIT_CODES = """exit codes:
+  0  every file was scored
+  1  some files could not be scored (their lines or CSV rows say why)
+  2  usage or environment error: bad option, missing path, output refused or unwritable, bad model"""
+
+
+class UsageError(PneumoScanError):
+    """A path or option the user must change; reported before the model loads (exit 2)."""
+
+
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {text!r}")
+    return value
+
+
+def _batch_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_BATCH_SIZE}, not {text!r}")
+    return value
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: the app and the model (version and sha256 prefix) from the model card, without loading the model."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the app's and the model's version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+        print(version_text())
+        parser.exit(0)
+
+
+def version_text(model_path: Path | None = None) -> str:
+    from app.core.model_card import CARD_NAME
+    from app.core.resources import default_model_path
+
+    model_path = Path(model_path) if model_path else default_model_path()
+    try:
+        card = json.loads((model_path.parent / CARD_NAME).read_text(encoding="utf-8-sig"))
+        model = f"model {card['name']} {card['version']} (sha256 {str(card['sha256'])[:12]})"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        model = f"model unavailable ({model_path.parent / CARD_NAME}: {exc.__class__.__name__})"
+    return f"PneumoScan {__version__}, {model}"
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -20,92 +88,146 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="run the model on ONNX Runtime or on TensorFlow/Keras (default: onnx when the model "
                         "has an ONNX export, else keras; or $PNEUMOSCAN_BACKEND)")
     parser.add_argument("--clahe", choices=tuple(CLAHE_CHOICES), default="model",
-                        help="CLAHE before the model: as the model card says (default), or forced on/off")
+                        help="CLAHE before the model: as the model card says, or forced on/off (default: %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pneumoscan-cli", description="Screen chest X-rays for pneumonia "
-                                     "(research tool, not a medical device).")
-    parser.add_argument("--version", action="version", version=f"PneumoScan {__version__}")
+                                     "(research tool, not a medical device).", epilog=EXIT_CODES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
-    predict = sub.add_parser("predict", help="probability of pneumonia for one or more images")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, epilog=EXIT_CODES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    predict = command("predict", "probability of pneumonia for one or more images")
     predict.add_argument("images", nargs="+", type=Path)
-    predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.add_argument("--json", action="store_true", help="one JSON object per line (errors too)")
     _add_common(predict)
-    heatmap = sub.add_parser("heatmap", help="write a Grad-CAM overlay PNG for one image")
+    heatmap = command("heatmap", "write a Grad-CAM overlay of one image")
     heatmap.add_argument("image", type=Path)
-    heatmap.add_argument("--out", type=Path, required=True, help="PNG to write")
-    heatmap.add_argument("--opacity", type=float, default=0.4)
+    heatmap.add_argument("--out", type=Path, required=True,
+                         help=f"image to write; its suffix picks the format ({', '.join(HEATMAP_FORMATS)})")
+    heatmap.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never an input)")
+    heatmap.add_argument("--opacity", type=_unit_interval, default=0.4,
+                         help="of the heat map, 0 to 1 (default: %(default)s)")
     heatmap.add_argument("--explain", choices=("PNEUMONIA", "NORMAL"), default=None,
                          help="class to explain (default: the predicted class)")
     _add_common(heatmap)
-    scan = sub.add_parser("scan", help="scan a folder into a CSV (one row per image)")
+    scan = command("scan", "scan a folder into a CSV (one row per image)")
     scan.add_argument("folder", type=Path)
     scan.add_argument("--out", type=Path, default=None, help="CSV to write (default: FOLDER_pneumoscan.csv beside the folder)")
     scan.add_argument("--recursive", action="store_true", help="include sub-folders")
     scan.add_argument("--resume", action="store_true", help="keep the CSV's finished rows, skip those files and try the ones with an error row again")
-    scan.add_argument("--batch-size", type=int, default=16)
+    scan.add_argument("--overwrite", action="store_true", help="replace an existing results CSV (without it, or "
+                      "--resume, an existing --out is refused)")
+    scan.add_argument("--excel", action="store_true", help="write UTF-8 with a byte-order mark, so Excel shows accents")
+    scan.add_argument("--batch-size", type=_batch_size, default=DEFAULT_BATCH_SIZE,
+                      help=f"images per model call, 1 to {MAX_BATCH_SIZE} (default: %(default)s)")
     _add_common(scan)
     return parser
 
 
-def default_scan_csv(folder: Path) -> Path:
-    """`FOLDER_pneumoscan.csv` beside the folder, so the results never land among the images."""
-    folder = folder.resolve()
-    return folder.parent / f"{folder.name}_pneumoscan.csv"
-
-
 def _open_screener(model: Path | None, backend: str | None):  # noqa: ANN202 - imported lazily to keep --help instant
+    from app.core.errors import ModelError
     from app.core.screening import Screener
 
-    return Screener(model, backend)
+    try:
+        with _native_stderr_silenced():
+            return Screener(model, backend)
+    except PneumoScanError:
+        raise
+    except Exception as exc:  # a damaged statistics file, an odd archive: a bad model, not a crash
+        raise ModelError(f"The model {model or 'bundled with PneumoScan'} could not be opened "
+                         f"({type(exc).__name__}: {exc}); reinstall or retrain it.") from exc
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 to /dev/null: TensorFlow's C++ start-up notices (oneDNN, absl) ignore TF_CPP_MIN_LOG_LEVEL."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _check_inputs(paths: list[Path]) -> None:
+    """A path that does not exist is a typing mistake: refused before the model loads."""
+    missing = [str(path) for path in paths if not os.path.lexists(path)]
+    if missing:
+        raise UsageError(f"No such file: {', '.join(missing)}")
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from app.core.image_io import load_image
+    from app.core.image_io import load_model_image
+    from app.core.scan import ScanRow
 
+    _check_inputs(args.images)
     screener = _open_screener(args.model, args.backend)
     clahe = CLAHE_CHOICES[args.clahe]
     failures = 0
     for path in args.images:
         try:
-            p = screener.predict(load_image(path), clahe)
-        except PneumoScanError as exc:
-            failures += 1
-            record = {"path": str(path), "status": "error", "error": str(exc)}
-            print(json.dumps(record) if args.json else f"{path}: ERROR {exc}")
-            continue
+            row = ScanRow.from_prediction(
+                str(path), screener.predict(load_model_image(path, screener.card.input_size), clahe), screener.card.sha256)
+        except Exception as exc:  # noqa: BLE001 - one file's failure is its answer; the others go on
+            row = ScanRow.from_error(str(path), exc)
+        failures += row.status == "error"
         if args.json:
-            print(json.dumps({"path": str(path), "status": p.status, "probability": p.probability,
-                              "prediction": p.label, "threshold": p.threshold, "in_domain": p.in_domain,
-                              "domain_score": p.domain_score, "warnings": list(p.warnings),
-                              "model_version": p.model_version}))
+            print(json.dumps(row.to_json()), flush=True)
+        elif row.status == "error":
+            print(f"{path}: ERROR {row.error}", file=sys.stderr, flush=True)
         else:
-            print(f"{path}: {p.display_label}  probability of pneumonia {p.probability:.3f} "
-                  f"(threshold {p.threshold:.3f}, model {p.model_version})")
-            for warning in p.warnings:
+            print(f"{path}: {row.display_label}  probability of pneumonia {row.probability:.3f} "
+                  f"(threshold {row.threshold:.3f}, model {row.model_version})")
+            for warning in row.warnings:
                 print(f"  warning: {warning}")
     return 1 if failures else 0
+
+
+def _check_heatmap_out(args: argparse.Namespace) -> None:
+    from app.core.outputs import check_writable, refuse_inputs
+
+    out = args.out
+    refuse_inputs(out, [args.image])
+    check_writable(out)
+    if out.suffix.lower() not in HEATMAP_FORMATS:
+        raise UsageError(f"--out {out}: unknown image format {repr(out.suffix) if out.suffix else '(no suffix)'}; "
+                         f"use one of {', '.join(HEATMAP_FORMATS)}.")
+    if out.exists() and not args.overwrite:
+        raise OutputError(f"--out {out} already exists; add --overwrite to replace it.")
 
 
 def _heatmap(args: argparse.Namespace) -> int:
     import cv2
 
     from app.core.heatmap_colour import overlay, scale_description
-    from app.core.image_io import load_image
+    from app.core.image_io import load_image, load_model_image
+    from app.core.outputs import atomic_write_bytes
 
+    _check_inputs([args.image])
+    _check_heatmap_out(args)
     screener = _open_screener(args.model, args.backend)
-    image = load_image(args.image)
-    explanation = screener.explain(image, CLAHE_CHOICES[args.clahe], args.explain)
-    rgb = overlay(image.pixels, explanation, args.opacity)
-    ok, encoded = cv2.imencode(".png", rgb[:, :, ::-1])
-    if not ok:
-        raise PneumoScanError(f"Could not encode {args.out}")
     try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(encoded.tobytes())
-    except OSError as exc:
-        raise PneumoScanError(f"Cannot write {args.out}: {exc.strerror or exc}") from exc
+        image = load_image(args.image)  # the full-size picture under the overlay
+        model_copy = load_model_image(args.image, screener.card.input_size, image)
+    except PneumoScanError as exc:
+        print(f"{args.image}: ERROR {exc}", file=sys.stderr)
+        return 1
+    explanation = screener.explain(model_copy, CLAHE_CHOICES[args.clahe], args.explain)
+    rgb = overlay(image.pixels, explanation, args.opacity)
+    ok, encoded = cv2.imencode(args.out.suffix.lower(), rgb[:, :, ::-1])
+    if not ok:
+        raise OutputError(f"Could not encode {args.out}")
+    atomic_write_bytes(args.out, encoded.tobytes())
     p = explanation.prediction
     print(f"{args.image}: {p.display_label}  probability {p.probability:.3f}; Grad-CAM for "
           f"{explanation.explained_class} written to {args.out}"
@@ -114,16 +236,31 @@ def _heatmap(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scan(args: argparse.Namespace) -> int:
-    from app.core.scan import scan_folder
+def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.ScanRequest
+    """The request, checked in full (paths, existing CSV, a resumed CSV's rows) without loading the model."""
+    from app.core.model_card import read_card
+    from app.core.resources import default_model_path
+    from app.core.scan import ScanRequest, list_images
 
-    out = args.out or default_scan_csv(args.folder)
+    request = ScanRequest(args.folder, args.out, args.recursive, args.resume, args.overwrite,
+                          CLAHE_CHOICES[args.clahe], args.batch_size, args.excel)
+    card = read_card(Path(args.model) if args.model else default_model_path())  # the sha256 check, not the model
+    if not request.check(card.version, card.sha256):
+        hint = ""
+        if not args.recursive and (nested := list_images(args.folder, recursive=True)):
+            hint = f" Its sub-folders hold {len(nested)}: add --recursive."
+        raise UsageError(f"No images in {args.folder} (JPEG, PNG, BMP, TIFF or DICOM).{hint}")
+    return request
+
+
+def _scan(args: argparse.Namespace) -> int:
+    request = _scan_request(args)
+    out = request.csv_path
     screener = _open_screener(args.model, args.backend)
     counts = {"ok": 0, "warning": 0, "error": 0}
     flagged = done = 0
     try:
-        for update in scan_folder(screener, args.folder, out, args.recursive, args.resume,
-                                  CLAHE_CHOICES[args.clahe], args.batch_size):
+        for update in request.start(screener):
             for row in update.rows:
                 counts[row.status] += 1
                 flagged += row.prediction == "PNEUMONIA"
@@ -137,15 +274,42 @@ def _scan(args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     print(f"{done} scanned: {flagged} flagged PNEUMONIA, {counts['warning']} with warnings, "
           f"{counts['error']} errors -> {out}")
-    return 0
+    return 1 if counts["error"] else 0
+
+
+def _quiet_frameworks() -> None:
+    """TensorFlow's and ONNX Runtime's start-up chatter is not the user's business on stderr."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ORT_LOGGING_LEVEL", "3")
+    os.environ.setdefault("GLOG_minloglevel", "3")
+    warnings.filterwarnings("ignore", module=r"(keras|tensorflow|absl|onnxruntime)(\.|$)")
+
+
+def _log_unexpected(exc: BaseException) -> Path | None:
+    """The traceback in a log file (the user gets one line and this path)."""
+    path = Path(tempfile.gettempdir()) / f"pneumoscan-cli-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    try:
+        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    except OSError:
+        return None
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
+    _quiet_frameworks()
     args = build_parser().parse_args(argv)
     try:
         return {"predict": _predict, "heatmap": _heatmap, "scan": _scan}[args.command](args)
     except PneumoScanError as exc:
         print(f"pneumoscan-cli: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pneumoscan-cli: stopped.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - anything not anticipated: one line, the traceback in a file
+        log = _log_unexpected(exc)
+        print(f"pneumoscan-cli: unexpected error ({type(exc).__name__}: {exc})"
+              + (f"; details in {log}" if log else ""), file=sys.stderr)
         return 2
 
 

@@ -19,7 +19,9 @@ from PIL import Image
 
 import app.cli as cli
 from app import __version__
-from app.cli import default_scan_csv, main
+from app.core.resources import default_model_path
+from app.cli import main
+from app.core.scan import default_scan_csv
 from tests.test_image_io import encode, xray_like
 
 
@@ -60,10 +62,10 @@ def test_predict_text(cli_model: str, images: dict[str, Path], test_screener, ca
 
 def test_predict_bad_file_is_reported_and_exit_is_non_zero(cli_model: str, images: dict[str, Path], capsys) -> None:  # noqa: ANN001
     code = main(["predict", str(images["empty.jpg"]), str(images["first.png"]), "--model", cli_model])
-    out = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
     assert code == 1
-    assert out[0] == f"{images['empty.jpg']}: ERROR The file is empty (0 bytes)."
-    assert "probability of pneumonia" in out[1]  # the other file is still predicted
+    assert captured.err == f"{images['empty.jpg']}: ERROR The file is empty (0 bytes).\n"  # messages on stderr
+    assert len(captured.out.splitlines()) == 1 and "probability of pneumonia" in captured.out  # the other file's result
 
 
 def test_predict_json(cli_model: str, images: dict[str, Path], test_screener, capsys) -> None:  # noqa: ANN001
@@ -75,7 +77,9 @@ def test_predict_json(cli_model: str, images: dict[str, Path], test_screener, ca
     assert good["path"] == str(images["first.png"]) and good["status"] == "ok"
     assert good["probability"] == pytest.approx(round(expected.probability, 6))
     assert good["prediction"] == expected.label and good["threshold"] == 0.5
-    assert good["warnings"] == [] and good["model_version"] == "0.0.0-test" and good["in_domain"] is True
+    assert good["warnings"] == [] and good["model_version"] == "0.0.0-test"
+    assert good["in_domain"] is None and good["domain_score"] is None  # as in the CSV: this model has no domain gate
+    assert good["model_sha256"] == test_screener.card.sha256[:12]
     assert bad == {"path": str(images["empty.jpg"]), "status": "error", "error": "The file is empty (0 bytes)."}
 
 
@@ -97,10 +101,10 @@ def test_heatmap_writes_an_rgb_png_of_the_input_size(cli_model: str, images: dic
         assert np.array_equal(np.asarray(written), np.repeat(xray_like(300, 260, 1)[:, :, None], 3, axis=2))
 
 
-def test_heatmap_of_a_bad_file_exits_2_with_the_reason(cli_model: str, images: dict[str, Path], tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_heatmap_of_a_bad_file_exits_1_with_the_reason(cli_model: str, images: dict[str, Path], tmp_path: Path, capsys) -> None:  # noqa: ANN001
     out = tmp_path / "overlay.png"
-    assert main(["heatmap", str(images["empty.jpg"]), "--out", str(out), "--model", cli_model]) == 2
-    assert capsys.readouterr().err.strip() == "pneumoscan-cli: The file is empty (0 bytes)."
+    assert main(["heatmap", str(images["empty.jpg"]), "--out", str(out), "--model", cli_model]) == 1
+    assert capsys.readouterr().err.strip() == f"{images['empty.jpg']}: ERROR The file is empty (0 bytes)."
     assert not out.exists()
 
 
@@ -114,11 +118,12 @@ def test_heatmap_unwritable_output_exits_2(cli_model: str, images: dict[str, Pat
 def test_scan_writes_the_csv(cli_model: str, images: dict[str, Path], tmp_path: Path, capsys) -> None:  # noqa: ANN001
     out = tmp_path / "results.csv"
     folder = images["first.png"].parent
-    assert main(["scan", str(folder), "--out", str(out), "--model", cli_model]) == 0
+    code = main(["scan", str(folder), "--out", str(out), "--model", cli_model])
     with open(out, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["path"] for row in rows] == ["empty.jpg", "first.png", "second.jpg"]
     assert [row["status"] for row in rows] == ["error", "ok", "ok"]
+    assert code == 1  # one file could not be scored
     captured = capsys.readouterr()
     assert captured.out.strip().startswith("3 scanned:") and "1 errors" in captured.out and str(out) in captured.out
     assert "3/3 images" in captured.err  # progress goes to stderr
@@ -128,7 +133,7 @@ def test_scan_default_output_is_beside_the_folder(cli_model: str, images: dict[s
     folder = images["first.png"].parent
     expected = folder.parent / "xrays_pneumoscan.csv"
     assert default_scan_csv(folder) == expected.resolve()
-    assert main(["scan", str(folder), "--model", cli_model]) == 0
+    assert main(["scan", str(folder), "--model", cli_model]) == 1  # empty.jpg: an error row
     assert expected.is_file() and not (folder / "xrays_pneumoscan.csv").exists()
 
 
@@ -157,7 +162,10 @@ def test_missing_model_exits_2(images: dict[str, Path], tmp_path: Path, capsys) 
 def test_version_and_usage(capsys) -> None:  # noqa: ANN001
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
-    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"PneumoScan {__version__}"
+    out = capsys.readouterr().out.strip()
+    card = json.loads((default_model_path().parent / "model_card.json").read_text(encoding="utf-8"))
+    assert exit_info.value.code == 0
+    assert out == f"PneumoScan {__version__}, model {card['name']} {card['version']} (sha256 {card['sha256'][:12]})"
     with pytest.raises(SystemExit) as exit_info:
         main([])  # a command is required
     assert exit_info.value.code == 2
