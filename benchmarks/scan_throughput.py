@@ -1,22 +1,24 @@
-"""Folder-scan throughput, side by side with the seed's one-image-at-a-time loop and the bare model.
+"""Folder-scan throughput on both backends, side by side with the seed's one-image loop and the bare model.
 
 Three ways through the same full-resolution X-rays (default: the 100 shared originals, recursive),
-with the same model, each warmed up before it is timed:
+with the same model, each warmed up before it is timed (scan and ceiling once per backend, onnx and
+keras, in the same run):
 
   seed-style  for each file: keras.utils.load_img(path, target_size=(224, 224)) + mobilenet_v2
               preprocess_input + model.predict on one image (what the original notebook did)
   scan        app.core.scan.scan_folder: the product's folder scan, CSV included (files decoded on a
               thread pool while the model runs on the previous batch)
-  ceiling     the engine's compiled Classifier.infer on tensors preprocessed beforehand, batches of 32:
-              what the model alone allows, with no decoding at all
+  ceiling     the backend's `infer` on tensors preprocessed beforehand, batches of 32: what the
+              model alone allows, with no decoding at all
 
-Goals: scan >= 10x seed-style and >= 60 % of the ceiling.
+Goal (issue 12): scan on onnx >= 15x seed-style.
 
     python benchmarks/scan_throughput.py [--model resources/pneumoscan_mobilenetv2.keras]
         [--data /work/shared/data/originals] [--batch-size 16] [--workers 2] [--seed-limit N]
+        [--backends onnx keras]
 
 Without a bundled model (and no --model) a freshly built random-weights model of the product's
-architecture is used: throughput does not depend on the weights.
+architecture is used, exported to ONNX: throughput does not depend on the weights.
 """
 
 from __future__ import annotations
@@ -45,10 +47,13 @@ def random_model(folder: Path) -> Path:
     from app.core.model_card import ModelCard, sha256_of
     from model_training.architecture import build_model
 
+    from model_training.export import export_onnx
+
     path = folder / "random_mobilenetv2.keras"
     build_model(None).save(path)
     ModelCard(name="random weights (benchmark)", version="0.0.0-benchmark", model_file=path.name,
               sha256=sha256_of(path)).save(folder)
+    export_onnx(path)
     return path
 
 
@@ -84,11 +89,11 @@ def ceiling(screener, files: list[Path], repeats: int = 3) -> float:  # noqa: AN
     import numpy as np
 
     tensors = np.stack([screener.prepare(load_image(path)).tensor for path in files])
-    screener.classifier.infer(tensors[:32])  # warm-up (traced at construction; first run allocates)
+    screener.backend.infer(tensors[:32])  # warm-up (traced at construction; first run allocates)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        screener.classifier.infer(tensors, chunk=32)
+        screener.backend.infer(tensors, chunk=32)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16, help="scan batch size (the CLI's default)")
     parser.add_argument("--workers", type=int, default=2, help="scan decoding threads (the engine's default)")
     parser.add_argument("--seed-limit", type=int, default=0, help="time the seed loop on the first N files only")
+    parser.add_argument("--backends", nargs="+", choices=("onnx", "keras"), default=["onnx", "keras"])
     args = parser.parse_args(argv)
 
     files = list_images(args.data, recursive=True)
@@ -109,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in files:  # page cache warm for all three: decoding is measured, not the first disk read
         path.read_bytes()
 
+    rates: dict[str, tuple[int, float]] = {}  # method -> (images, seconds)
     with tempfile.TemporaryDirectory() as tmp:
         model_path = args.model or default_model_path()
         kind = "given" if args.model else "bundled"
@@ -119,44 +126,31 @@ def main(argv: list[str] | None = None) -> int:
             model_path, kind = random_model(Path(tmp)), "random weights, product architecture"
         from app.core.screening import Screener
 
-        import tensorflow as tf
-
-        screener = Screener(model_path)
-        print(f"model: {model_path} ({kind}); {len(files)} files from {args.data}")
-        print(f"CPU cores: {os.cpu_count()}, TensorFlow {tf.__version__} intra-op threads "
-              f"{tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}; load average before: "
-              f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-
-        # warm-up of the scan path: tracing, thread pool, a first batch through the CSV writer
+        print(f"model: {model_path} ({kind}); {len(files)} files from {args.data}; CPU cores: {os.cpu_count()}; "
+              f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         warm = Path(tmp) / "warm"
         warm.mkdir()
         for path in files[: args.batch_size]:
             (warm / path.name).symlink_to(path)
-        scan(screener, warm, args.batch_size, args.workers, Path(tmp) / "warm.csv")
-
-        scan_s, scanned = scan(screener, args.data, args.batch_size, args.workers, Path(tmp) / "scan.csv")
-        if scanned != len(files):
-            print(f"warning: the scan finished {scanned} of {len(files)} files", file=sys.stderr)
-        ceiling_s = ceiling(screener, files)
+        for backend in args.backends:
+            screener = Screener(model_path, backend)
+            # warm-up of the scan path: tracing, thread pool, a first batch through the CSV writer
+            scan(screener, warm, args.batch_size, args.workers, Path(tmp) / "warm.csv")
+            scan_s, scanned = scan(screener, args.data, args.batch_size, args.workers, Path(tmp) / "scan.csv")
+            if scanned != len(files):
+                print(f"warning: the scan finished {scanned} of {len(files)} files", file=sys.stderr)
+            rates[f"scan_folder on {backend} (batch {args.batch_size}, {args.workers} workers, CSV)"] = (len(files), scan_s)
+            rates[f"ceiling on {backend} (infer, batch 32, no decoding)"] = (len(files), ceiling(screener, files))
+            del screener
         seed_files = files[: args.seed_limit] if args.seed_limit else files
-        seed_s = seed_style(model_path, seed_files)
+        seed_rate = len(seed_files) / seed_style(model_path, seed_files)
 
-    rates = {
-        "seed-style (load_img + predict, 1 image)": len(seed_files) / seed_s,
-        f"scan_folder (batch {args.batch_size}, {args.workers} workers, CSV)": len(files) / scan_s,
-        "ceiling (Classifier.infer, batch 32, no decoding)": len(files) / ceiling_s,
-    }
-    seconds = [seed_s, scan_s, ceiling_s]
-    counts = [len(seed_files), len(files), len(files)]
-    seed_rate, scan_rate, ceiling_rate = rates.values()
     print()
-    print(f"{'method':<52} {'images':>6} {'seconds':>8} {'img/s':>8}")
-    for (name, rate), secs, count in zip(rates.items(), seconds, counts):
-        print(f"{name:<52} {count:>6} {secs:>8.2f} {rate:>8.1f}")
-    print()
-    speedup, share = scan_rate / seed_rate, scan_rate / ceiling_rate
-    print(f"scan / seed-style: {speedup:5.1f}x   (goal >= 10x: {'met' if speedup >= 10 else 'NOT met'})")
-    print(f"scan / ceiling:    {share:5.0%}    (goal >= 60 %: {'met' if share >= 0.6 else 'NOT met'})")
+    print(f"{'method':<60} {'images':>6} {'seconds':>8} {'img/s':>8} {'x seed':>7}")
+    print(f"{'seed-style (load_img + predict, 1 image)':<60} {len(seed_files):>6} {len(seed_files) / seed_rate:>8.2f} "
+          f"{seed_rate:>8.1f} {1.0:>7.1f}")
+    for name, (count, secs) in rates.items():
+        print(f"{name:<60} {count:>6} {secs:>8.2f} {count / secs:>8.1f} {count / secs / seed_rate:>7.1f}")
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0
 
