@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import ctypes.util
 import os
 import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 DELEGATED = ("--self-test", "--version")
@@ -24,6 +26,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--self-test", action="store_true", help="check the installation and exit")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     return parser
+
+
+NON_DISPLAY_PLATFORMS = ("offscreen", "minimal", "minimalegl", "vnc", "eglfs", "linuxfb")
+
+
+def display_problem(env: Mapping[str, str] = os.environ, platform: str = sys.platform,
+                    find_library: Callable[[str], str | None] = ctypes.util.find_library) -> str:
+    """Why Qt would abort at start-up here (it exits 134 with a plugin error), in one line; "" when it can start."""
+    requested = env.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if requested in NON_DISPLAY_PLATFORMS or not platform.startswith("linux"):
+        return ""
+    wayland = bool(env.get("WAYLAND_DISPLAY")) and requested in ("", "wayland")
+    if not wayland and not env.get("DISPLAY"):
+        return ("no display found (neither DISPLAY nor WAYLAND_DISPLAY is set); run it in a desktop session, "
+                "or use pneumoscan-cli on the command line.")
+    if not wayland and not find_library("xcb-cursor"):
+        return ("Qt's X11 (xcb) platform needs the xcb-cursor library, which is not installed (Debian/Ubuntu: "
+                "sudo apt install libxcb-cursor0; Fedora: sudo dnf install xcb-util-cursor); or use pneumoscan-cli.")
+    return ""
 
 
 def _install_excepthook(window_ref: list) -> None:
@@ -98,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         from app import selftest
 
         return int(selftest.main(argv) or 0)
+    problem = display_problem()
+    if problem:  # before Qt, which would abort the process with a plugin error
+        print(f"pneumoscan: {problem}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     window_ref: list = [None]
     _install_excepthook(window_ref)
