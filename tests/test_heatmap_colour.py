@@ -37,7 +37,7 @@ def test_without_a_reference_the_image_maximum_is_the_scale() -> None:
     evidence[3, 3] = 0.05  # tiny evidence still reaches the top colour: the legend must say so
     rgba = heat_rgba(explained(evidence, None), (7, 7))
     assert rgba[3, 3, 3] == 255 and tuple(rgba[3, 3, :3]) == tuple(colormap_lut()[255])
-    assert "no reference" in scale_description(None) and "reference" in scale_description(2.0)
+    assert "No reference" in scale_description(None) and "reference" in scale_description(2.0)
 
 
 def test_blend_is_alpha_times_opacity() -> None:

@@ -68,4 +68,4 @@ def scale_description(reference: float | None) -> str:
     """One line for the legend: what the top colour means."""
     if reference:
         return "Red = evidence as strong as the model's reference (top 1 % of validation images); clear = none."
-    return "This model has no reference scale: red = this image's strongest evidence, whatever its size."
+    return "No reference scale in this model: red = this image's own maximum."

@@ -111,6 +111,7 @@ class PredictionPanel(QWidget):
         self.caption = QLabel("Probability of pneumonia")
         self.probability_label = QLabel("")
         self.probability_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.probability_label.setWordWrap(True)
         self._big_font = self.probability_label.font()
         self._big_font.setPointSizeF(self._big_font.pointSizeF() * 1.8)
         self._big_font.setBold(True)
@@ -271,8 +272,7 @@ class PredictionPanel(QWidget):
         relation = "at or above" if p.probability >= p.threshold else "below"
         decision = f"{probability_text(p.probability)} is {relation} the threshold {threshold_text(p.threshold)}"
         if not p.in_domain:
-            decision = (f"The model would say {p.label}, but the image does not resemble the X-rays it was "
-                        "trained on: do not rely on this probability.")
+            decision = f"The model would say {p.label}: do not rely on this probability."
         else:
             decision += f" \u2192 {p.label}" + (", read the warnings above." if p.warnings else ".")
         self.decision_label.setText(decision[0].upper() + decision[1:])

@@ -40,6 +40,7 @@ from app.core.scan import DEFAULT_BATCH_SIZE, ScanRow, ScanUpdate, default_scan_
 from app.core.screening import OUT_OF_DOMAIN, POSITIVE
 from app.ui.engine import Engine, ScanEnd, ScanJob
 from app.ui.imaging import BADGE_STYLES
+from app.ui.numbers import probability_text
 
 COLUMNS = ("File", "Probability", "Result", "Status", "Details")
 STATUS_MARK = {"ok": "\u2713 ok", "warning": "\u26a0 warning", "error": "\u00d7 error"}
@@ -76,7 +77,7 @@ class ScanResultsModel(QAbstractTableModel):
             if column == 0:
                 return row.path
             if column == 1:
-                return "" if row.probability is None else f"{row.probability:.3f}"
+                return "" if row.probability is None else probability_text(row.probability)
             if column == 2:
                 label = row_label(row)
                 return {"PNEUMONIA": "\u25b2 PNEUMONIA", "NORMAL": "\u25cf NORMAL"}.get(label, label and "? not assessable")

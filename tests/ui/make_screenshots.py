@@ -2,8 +2,9 @@
 
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python tests/ui/make_screenshots.py [--model PATH]
 
-Writes docs/screenshots/normal_gradcam.png, pneumonia_gradcam.png and scan_view.png (a recursive scan
-of the shared originals). Uses throw-away settings, so the user's own are untouched.
+Writes docs/screenshots/normal_gradcam.png, pneumonia_gradcam.png, out_of_domain.png and scan_view.png
+(a recursive scan of the shared originals), all at 1280 x 720, a laptop screen, with the heat map
+explaining the predicted class (the default). Uses throw-away settings, so the user's own are untouched.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def main() -> int:
     app.setStyle("Fusion")
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "PneumoScan.ini"), QSettings.Format.IniFormat)
     window = MainWindow(model_path=args.model, settings=settings)
-    window.resize(1500, 940)
+    window.resize(1280, 720)
     window.move(0, 0)
     window.show()
     wait(app, lambda: window.engine.ready or window.engine.error is not None)
@@ -58,10 +59,10 @@ def main() -> int:
     window.commands.gradcam.setChecked(True)
     window.panel.set_opacity(0.4)
     samples = resource_path("assets", "samples")
-    shots = {"normal_gradcam.png": (samples / "NORMAL_IM-0117-0001.jpeg", "NORMAL"),
-             "pneumonia_gradcam.png": (samples / "PNEUMONIA_person1003_virus_1685.jpeg", "PNEUMONIA")}
+    shots = {"normal_gradcam.png": (samples / "NORMAL_IM-0117-0001.jpeg", ""),
+             "pneumonia_gradcam.png": (samples / "PNEUMONIA_person1003_virus_1685.jpeg", "")}
     for name, (image, explained) in shots.items():
-        window.panel.set_explained_class(explained)  # each image's own class, to show the selector
+        window.panel.set_explained_class(explained)  # "": the predicted class, the default
         done: list = []
         window.prediction_shown.connect(done.append)
         window.open_paths([image])
@@ -87,7 +88,7 @@ def main() -> int:
     window.offer_scan(args.originals)
     panel.recursive_check.setChecked(True)
     panel.csv_edit.setText(os.path.join(tempfile.mkdtemp(), "originals_pneumoscan.csv"))
-    window.resizeDocks([window.scan_dock], [430], __import__("PySide6.QtCore").QtCore.Qt.Orientation.Vertical)
+    window.resizeDocks([window.scan_dock], [330], __import__("PySide6.QtCore").QtCore.Qt.Orientation.Vertical)
     ended: list = []
     panel.finished.connect(ended.append)
     panel.start()
@@ -98,7 +99,6 @@ def main() -> int:
     from app.core.image_io import load_image
 
     panel.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
-    window.panel.set_explained_class("PNEUMONIA")
     shown = {path.name.split("_", 1)[1] for path, _ in shots.values()}
     row = next(r for r in range(panel.proxy.rowCount())  # a flagged image of the usual size, not shown yet
                if Path(panel.proxy.index(r, 0).data()).name not in shown

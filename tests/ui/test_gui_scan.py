@@ -33,7 +33,8 @@ def test_gui_scan_writes_the_same_csv_as_the_cli(window, qtbot, scan_folder_smal
     assert "Done: 5 files: 4 scored" in summary and "1 error (not scored)" in summary
     assert not panel.running and panel.start_button.isEnabled()
 
-    assert cli_main(["scan", str(scan_folder_small), "--out", str(cli_csv), "--model", str(test_model_path)]) == 0
+    # exit status 1: the folder holds an unreadable file (an error row)
+    assert cli_main(["scan", str(scan_folder_small), "--out", str(cli_csv), "--model", str(test_model_path)]) == 1
     assert gui_csv.read_bytes() == cli_csv.read_bytes()
 
     # sortable by probability; the error row (no probability) sorts first ascending
