@@ -110,14 +110,15 @@ def measure(kind: str, runs: int, model: Path) -> dict[str, dict[str, float]]:
     if sys.platform.startswith("linux") and not env.get("DISPLAY"):
         env["QT_QPA_PLATFORM"] = "offscreen"
     if kind == "bundle":
-        base = [str(executable())]
-    else:
-        base = [sys.executable, "-m", "app.selftest", "--model", str(model)]
+        bases = {"--self-test": [str(executable())], "--smoke-gui": [str(executable())]}
+    else:  # the GUI's entry point hands --smoke-gui to app.ui.smoke
+        bases = {flag: [sys.executable, "-m", module, "--model", str(model)]
+                 for flag, module in (("--self-test", "app.selftest"), ("--smoke-gui", "app.ui.main"))}
         env["PYTHONPATH"] = str(REPO)
     samples: dict[str, list[float]] = {}
     for run in range(runs):
         for flag, patterns in (("--self-test", SELF_TEST), ("--smoke-gui", SMOKE_GUI)):
-            found, code, lines = timed_lines([*base, flag], patterns, env=env)
+            found, code, lines = timed_lines([*bases[flag], flag], patterns, env=env)
             if code != 0:
                 print(f"[{kind}] {flag} run {run + 1} exited with {code}:", *lines[-8:], sep="\n  ", file=sys.stderr)
             found.pop("exit_s", None)

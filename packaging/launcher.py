@@ -1,8 +1,9 @@
 """Entry script of the PyInstaller bundle (build.spec).
 
-* `--version`, `--self-test`, `--smoke-gui`: headless checks (app.selftest), before any Qt object exists;
+* `--version`, `--self-test`: headless checks (app.selftest), before any Qt object exists;
 * `predict`, `heatmap`, `scan` as the first argument: the command line (app.cli, as `pneumoscan-cli`);
-* anything else: the GUI (app.ui.main), with the arguments it knows (a file to open, --model).
+* anything else: the GUI (app.ui.main), with the arguments it knows (a file to open, --model, --backend,
+  --smoke-gui).
 """
 
 import sys
