@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.image_io import ImageLoadError, load_image
+from app.core.image_io import ImageLoadError, load_model_image
 from app.core.screening import Screener
 from model_training.calibration import sigmoid
 from model_training.metrics import compute_metrics
@@ -37,7 +37,7 @@ def score(screener: Screener, paths: list[str]) -> tuple[list[tuple[str, float, 
 
     for done, path in enumerate(paths, 1):
         try:
-            pending.append((path, screener.prepare(load_image(path))))
+            pending.append((path, screener.prepare(load_model_image(path, screener.card.input_size))))
         except ImageLoadError as exc:
             errors[path] = str(exc)
         if len(pending) == BATCH:

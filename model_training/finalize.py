@@ -59,7 +59,7 @@ def logits_and_features(classifier: Classifier, samples: list[Sample], config: P
 
 def stress_logits(classifier: Classifier, val: list[Sample], config: PreprocessConfig) -> dict[str, np.ndarray]:
     """Validation logits clean and under every stress-test condition (decoded once)."""
-    images, kept, errors = decode_all(val)
+    images, kept, errors = decode_all(val, config.input_size)
     if errors:
         raise ValueError(f"{len(errors)} validation images could not be read: {sorted(errors)[:3]}")
     keys = [f"{CLASSES[s.label]}/{Path(s.path).name}" for s in kept]

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from app.core.image_io import load_image
+from app.core.image_io import load_model_image
 from app.core.preprocessing import PreprocessConfig, preprocess
 from model_training.augment import augmenter
 from model_training.splits import Sample
@@ -35,7 +35,7 @@ def make_dataset(
     rng, lock = np.random.default_rng(seed), threading.Lock()
 
     def decode(path: bytes) -> np.ndarray:
-        return load_image(path.decode("utf-8")).pixels
+        return load_model_image(path.decode("utf-8"), config.input_size).pixels
 
     def prepare(gray: np.ndarray) -> np.ndarray:
         if transform is not None:

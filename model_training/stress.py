@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from app.core.image_io import ImageLoadError, load_image
+from app.core.image_io import ImageLoadError, load_model_image
 from app.core.preprocessing import PreprocessConfig, preprocess
 from model_training.calibration import expected_calibration_error, sigmoid
 from model_training.shifts import Condition, apply, stress_conditions
@@ -27,12 +27,12 @@ Infer = Callable[[np.ndarray], np.ndarray]  # (n, H, W, 3) model inputs -> (n,) 
 STRESS_SEED = 0
 
 
-def decode_all(samples: Sequence[Sample]) -> tuple[list[np.ndarray], list[Sample], dict[str, str]]:
-    """Each image decoded once by the engine; unreadable files listed, never silently dropped."""
+def decode_all(samples: Sequence[Sample], input_size: tuple[int, int]) -> tuple[list[np.ndarray], list[Sample], dict[str, str]]:
+    """Each image decoded once, as the engine decodes the model's copy; unreadable files listed, never dropped."""
     images, kept, errors = [], [], {}
     for sample in samples:
         try:
-            images.append(load_image(sample.path).pixels)
+            images.append(load_model_image(sample.path, input_size).pixels)
             kept.append(sample)
         except ImageLoadError as exc:
             errors[sample.path] = str(exc)
@@ -82,7 +82,7 @@ def summarise(per_condition: dict[str, dict[str, float]]) -> dict[str, Any]:
 def run_stress(infer: Infer, samples: Sequence[Sample], config: PreprocessConfig, temperature: float,
                threshold: float, seed: int = STRESS_SEED, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The full report: per-condition metrics and the summary (the content of `stress.json`)."""
-    images, kept, errors = decode_all(samples)
+    images, kept, errors = decode_all(samples, config.input_size)
     y = np.array([s.label for s in kept])
     if len(set(y.tolist())) < 2:
         raise ValueError("the stress test needs images of both classes (NORMAL and PNEUMONIA)")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import keras
 
+from app.core.errors import ImageLoadError
+from app.core.image_io import load_model_image
 from app.core.preprocessing import PreprocessConfig
 from model_training.architecture import build_model
 from model_training.config import TrainConfig
@@ -30,11 +32,23 @@ def resolve_split(config: TrainConfig) -> tuple[list[Sample], list[Sample]]:
     train_file, val_file = config.out / "split_train.tsv", config.out / "split_val.tsv"
     if config.resume and train_file.exists() and val_file.exists():
         return read_split(train_file), read_split(val_file)
-    samples = list_samples(training_folder(config.data))
+    samples = readable(list_samples(training_folder(config.data)), PreprocessConfig().input_size)
     train, val = split_train_val(samples, config.val_fraction, config.split_seed)
     write_split(train_file, train)
     write_split(val_file, val)
     return train, val
+
+
+def readable(samples: list[Sample], input_size: tuple[int, int]) -> list[Sample]:
+    """The samples the engine can decode; every other one is named in the log and left out, never silently."""
+    kept = []
+    for sample in samples:
+        try:
+            load_model_image(sample.path, input_size)
+            kept.append(sample)
+        except ImageLoadError as exc:
+            log.warning("skipped an unreadable training image: %s (%s)", sample.path, exc)
+    return kept
 
 
 def setup_logging(out: Path) -> None:
