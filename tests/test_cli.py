@@ -176,3 +176,17 @@ def test_predict_end_to_end_without_shortcuts(test_model_path: Path, images: dic
     assert main(["predict", "--json", str(images["second.jpg"]), "--model", str(test_model_path)]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["status"] == "ok" and 0 <= record["probability"] <= 1
+
+
+def test_one_file_gets_one_probability_in_predict_and_scan(cli_model: str, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """Both read the model's copy with `load_model_image`: a large JPEG is decoded reduced by both alike."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    path = folder / "large.jpg"
+    path.write_bytes(encode(Image.fromarray(xray_like(1000, 1100, 9)), "JPEG", quality=90))
+    assert main(["predict", "--json", str(path), "--model", cli_model]) == 0
+    predicted = json.loads(capsys.readouterr().out)["probability"]
+    out = tmp_path / "big.csv"
+    assert main(["scan", str(folder), "--out", str(out), "--model", cli_model]) == 0
+    with open(out, newline="", encoding="utf-8") as handle:
+        assert [float(row["probability"]) for row in csv.DictReader(handle)] == [predicted]
