@@ -1,4 +1,4 @@
-"""Command line of the training module: `train`, `evaluate`, `stress` and `export`.
+"""Command line of the training module: `train` (which ends with `export`), `evaluate`, `stress` and `export`.
 
 Exit codes: 0 done, 2 usage or environment error (one plain line on stderr, nothing left behind).
 """
@@ -89,6 +89,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--batch-size", type=_positive(int), default=DEFAULTS["batch_size"])
     train.add_argument("--val-fraction", type=float, default=DEFAULTS["val_fraction"])
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument("--init-from", type=Path, help="start phase 2 from this run's finished phase 1 and split "
+                                                      "(recipes compared from one common checkpoint)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     stress.add_argument("--split", type=Path, help="score only the images this split file lists (e.g. resources/split_val.tsv)")
     stress.add_argument("--out", type=Path, required=True, help="where stress.json and stress.png go")
     stress.add_argument("--baseline", type=Path, help="another model's stress.json, drawn beside this one in the figure")
+    export = sub.add_parser("export", help="write the ONNX file the app runs (beside the .keras, recorded in its card)")
+    export.add_argument("--model", type=Path, required=True, help=".keras file with model_card.json beside it")
     return parser
 
 
@@ -123,6 +127,8 @@ def _check_train(config: TrainConfig) -> None:
             raise UsageError(f"{folder / name} is empty")
     if (config.out / "checkpoints").exists() and not config.resume:
         raise UsageError(f"{config.out} already holds a run: pass --resume to continue it or choose another --out")
+    if config.init_from and not (config.init_from / "checkpoints" / "state.json").is_file():
+        raise UsageError(f"--init-from {config.init_from} holds no training run")
     if config.out.exists() and not config.out.is_dir():
         raise UsageError(f"--out {config.out} is a file, not a folder")
     card = config.out / "model_card.json"
@@ -199,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args, argv)
         if args.command == "stress":
             return _stress(args)
+        if args.command == "export":
+            from model_training.export import export_command
+
+            return export_command(args.model)
         from model_training.evaluate import evaluate_command
 
         return evaluate_command(args.model, args.data, args.out)

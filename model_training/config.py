@@ -38,9 +38,9 @@ class TrainConfig:
     swa_epochs: int = 3  # average the weights of the last N fine-tuning epochs (0 = keep the best epoch)
     calibrate: str = "shifted"  # clean | shifted: temperature and threshold fitted on validation under the shift suite too
     split_seed: int = 42  # the validation split's own seed, so a second training seed keeps the same split
-    stress_on_finish: bool = True  # run the stress test on validation and record it in the card
+    init_from: Path | None = None  # start phase 2 from another run's finished phase 1 (and its split): ablations
 
     def recipe(self) -> dict[str, Any]:
         """The options that decide the weights, for the model card."""
-        skip = {"data", "out", "resume", "command", "version", "stress_on_finish"}
+        skip = {"data", "out", "resume", "command", "version"}
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items() if k not in skip}

@@ -115,11 +115,10 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
     _, train_features = logits_and_features(classifier, train, preprocessing)
     per_condition = stress_logits(classifier, val, preprocessing)
 
-    if config.calibrate == "shifted":
-        pooled_y = np.concatenate([y_val] * len(per_condition))
-        temperature, threshold, ece_raw = calibrate(pooled_y, np.concatenate(list(per_condition.values())))
-    else:
-        temperature, threshold, ece_raw = calibrate(y_val, val_logits)
+    pooled_y = np.concatenate([y_val] * len(per_condition))
+    calibrations = {"shifted": calibrate(pooled_y, np.concatenate(list(per_condition.values()))),
+                    "clean": calibrate(y_val, val_logits)}
+    temperature, threshold, ece_raw = calibrations[config.calibrate]
     probabilities = sigmoid(val_logits / temperature)
     metrics = compute_metrics(y_val, probabilities, threshold)
     metrics["ece_before_calibration"] = expected_calibration_error(y_val, sigmoid(val_logits))
@@ -130,6 +129,11 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
              ece_raw, metrics["ece"], robustness["worst_shift_specificity"], robustness["worst_shift"],
              robustness["mean_ece_over_shifts"])
 
+    alternatives = {  # what either calibration choice gives on the same logits (docs/training.md's ablation)
+        name: {"temperature": t, "threshold": th, "clean": compute_metrics(y_val, sigmoid(val_logits / t), th),
+               "stress": summarise({k: condition_metrics(y_val, v, t, th) for k, v in per_condition.items()})}
+        for name, (t, th, _) in calibrations.items()
+    }
     gate, val_scores = fit_domain_gate(train_features, val_features)
     gate.save(out / DOMAIN_FILE)
     metrics["in_domain_share"] = float(np.mean(gate.in_domain(val_scores)))
@@ -143,7 +147,7 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
     history = {name: state.phase(name)["history"] for name in ("frozen", "finetune")}
     training_curves(history, out / "training_curves.png", config.fine_tune_at)
     evaluation_plots(y_val, probabilities, metrics, out, "validation split")
-    (out / "metrics_val.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out / "metrics_val.json").write_text(json.dumps(metrics | {"calibration_alternatives": alternatives}, indent=2) + "\n")
     report = {"seed": 0, "threshold": threshold, "temperature": temperature, "n": len(val),
               "n_normal": int((y_val == 0).sum()), "n_pneumonia": int((y_val == 1).sum()), "errors": {},
               "model_version": config.version, "summary": robustness, "per_condition": stress}

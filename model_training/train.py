@@ -1,8 +1,10 @@
-"""`train`: split the data, run both phases, then hand the best model to `finalize`."""
+"""`train`: split the data, run both phases, hand the final model to `finalize`, then export it to ONNX."""
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from app.core.image_io import load_model_image
 from app.core.preprocessing import PreprocessConfig
 from model_training.architecture import build_model
 from model_training.config import TrainConfig
+from model_training.export import export_onnx
 from model_training.finalize import finalize
 from model_training.phases import PhaseSpec, TrainingState, run_phase
 from model_training.pipeline import make_dataset
@@ -30,13 +33,28 @@ def training_folder(data: Path) -> Path:
 def resolve_split(config: TrainConfig) -> tuple[list[Sample], list[Sample]]:
     """The saved split when resuming; otherwise a new patient-disjoint split written to `out`."""
     train_file, val_file = config.out / "split_train.tsv", config.out / "split_val.tsv"
-    if config.resume and train_file.exists() and val_file.exists():
+    if (config.resume or config.init_from) and train_file.exists() and val_file.exists():
         return read_split(train_file), read_split(val_file)
     samples = readable(list_samples(training_folder(config.data)), PreprocessConfig().input_size)
     train, val = split_train_val(samples, config.val_fraction, config.split_seed)
     write_split(train_file, train)
     write_split(val_file, val)
     return train, val
+
+
+def adopt_phase_one(source: Path, out: Path) -> None:
+    """Copy another run's split and finished phase 1 into `out`, so recipes that differ only in phase 2
+    start from the same weights (the ablations' common checkpoint)."""
+    state = json.loads((source / "checkpoints" / "state.json").read_text(encoding="utf-8"))
+    if not state.get("frozen", {}).get("done"):
+        raise SystemExit(f"{source} has no finished phase 1 to start from")
+    for name in ("split_train.tsv", "split_val.tsv"):
+        shutil.copy2(source / name, out / name)
+    for name in ("frozen_best.keras", "frozen_last.keras"):
+        if (source / "checkpoints" / name).exists():
+            shutil.copy2(source / "checkpoints" / name, out / "checkpoints" / name)
+    adopted = {"frozen": state["frozen"], "phase_times_s": {"frozen": state.get("phase_times_s", {}).get("frozen", 0.0)}}
+    (out / "checkpoints" / "state.json").write_text(json.dumps(adopted, indent=1), encoding="utf-8")
 
 
 def readable(samples: list[Sample], input_size: tuple[int, int]) -> list[Sample]:
@@ -66,6 +84,8 @@ def train(config: TrainConfig) -> Path:
     log.info("command: %s", config.command)
     keras.utils.set_random_seed(config.seed)
     checkpoints.mkdir(parents=True, exist_ok=True)
+    if config.init_from and not config.resume:
+        adopt_phase_one(config.init_from, config.out)
     state = TrainingState(checkpoints)
     state.data.setdefault("version", config.version)
     started = time.monotonic()
@@ -88,7 +108,9 @@ def train(config: TrainConfig) -> Path:
         state.save()
     state.data["elapsed_s"] = state.data.get("elapsed_s", 0.0) + time.monotonic() - started
     state.save()
-    return finalize(model, config, state, train_samples, val_samples, preprocessing)
+    model_path = finalize(model, config, state, train_samples, val_samples, preprocessing)
+    log.info("ONNX export for the app: %s", export_onnx(model_path))
+    return model_path
 
 
 def phase_specs(config: TrainConfig) -> list[PhaseSpec]:

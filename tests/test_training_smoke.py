@@ -77,6 +77,7 @@ def test_card_records_version_recipe_commit_times_robustness_and_gradcam_scale(t
     assert card.robustness["mean_ece_over_shifts"] == pytest.approx(
         np.mean([v["ece"] for k, v in stress["per_condition"].items() if k != "clean"]))
     assert "shifts" in card.threshold_rule  # calibrated under the stress suite, not on clean images alone
+    assert card.onnx["file"] == "pneumoscan_mobilenetv2.onnx" and (out / card.onnx["file"]).is_file()  # exported by train
 
 
 def test_stress_command_scores_exactly_the_split_under_every_shift(trained: tuple[Path, Path], tmp_path: Path) -> None:
@@ -190,3 +191,22 @@ def test_evaluate_computes_auc_from_unrounded_logits(trained: tuple[Path, Path],
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["auc"] == pytest.approx(roc_auc_score(y, logits), abs=1e-9)
     assert metrics["sha256"] == read_card(out / "pneumoscan_mobilenetv2.keras").sha256
+
+
+def test_init_from_starts_phase_two_from_the_common_checkpoint(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    data, source = trained
+    out = tmp_path / "ablation"
+    args = ["train", "--data", str(data), "--out", str(out), "--base-weights", "none", "--epochs-frozen", "1",
+            "--epochs-finetune", "1", "--swa-epochs", "0", "--augment", "basic", "--calibrate", "clean",
+            "--batch-size", "8", "--init-from", str(source), "--model-version", "9.2.0"]
+    assert training_main(args) == 0
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    source_state = json.loads((source / "checkpoints" / "state.json").read_text())
+    assert state["frozen"]["history"] == source_state["frozen"]["history"]  # phase 1 adopted, not retrained
+    assert state["finetune"]["epoch"] == 1
+    assert (out / "split_val.tsv").read_text() == (source / "split_val.tsv").read_text()
+    card = read_card(out / "pneumoscan_mobilenetv2.keras")
+    assert card.recipe["augment"] == "basic" and card.recipe["init_from"] == str(source)
+    alternatives = json.loads((out / "metrics_val.json").read_text())["calibration_alternatives"]
+    assert card.threshold == alternatives["clean"]["threshold"]
+    assert set(alternatives["shifted"]["stress"]) >= {"worst_shift_specificity", "mean_ece_over_shifts"}
