@@ -184,3 +184,27 @@ def test_unknown_backend_from_the_environment(onnx_copy: Path, monkeypatch: pyte
     monkeypatch.setenv(backend_module.BACKEND_ENV, "tflite")
     with pytest.raises(ModelError, match="Unknown backend"):
         Screener(onnx_copy)
+
+
+def test_explaining_the_predicted_class_takes_one_onnx_run(real_screener) -> None:  # noqa: ANN001
+    """The closed form explains NORMAL from the same run that decided it: no second pass on the drop path."""
+    if real_screener.backend.name != "onnx":
+        pytest.skip("the bundled model has no ONNX export")
+    normal = next(path for path in sample_images() if path.name.startswith("NORMAL"))
+    image = load_image(normal)
+    session, runs = real_screener.backend.session, []
+    real_run = session.run
+
+    class Counting:
+        def run(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            runs.append(1)
+            return real_run(*args, **kwargs)
+
+    real_screener.backend.session = Counting()
+    try:
+        predicted = real_screener.explain(image, explained_class=None)
+    finally:
+        real_screener.backend.session = session
+    assert len(runs) == 1 and predicted.prediction.label == predicted.explained_class == NEGATIVE
+    asked = real_screener.explain(image, explained_class=NEGATIVE)
+    assert np.array_equal(predicted.evidence, asked.evidence) and predicted.prediction == asked.prediction

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -31,6 +31,10 @@ class Backend(Protocol):
 
     def explain(self, image: np.ndarray, positive: bool = True) -> tuple[np.ndarray, float, np.ndarray]:
         """(H, W, 3) -> Grad-CAM evidence (h, w) in logit units (>= 0, unnormalised), the logit, the features."""
+
+    def explain_predicted(self, image: np.ndarray, is_positive: Callable[[float], bool]
+                          ) -> tuple[np.ndarray, bool, float, np.ndarray]:
+        """Like `explain` for the class `is_positive(logit)` decides: evidence, that decision, logit, features."""
 
 
 def tensorflow_installed() -> bool:

@@ -7,6 +7,7 @@ fixed input signatures are traced once and then run in a fraction of that.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import keras
@@ -68,6 +69,14 @@ class Classifier:
         cam, logit, features = self._explain(tf.convert_to_tensor(image[None], tf.float32), sign)
         return cam.numpy(), float(logit.numpy()[0]), features.numpy()[0]
 
+
+    def explain_predicted(self, image: np.ndarray, is_positive: Callable[[float], bool]
+                          ) -> tuple[np.ndarray, bool, float, np.ndarray]:
+        """PNEUMONIA's map; a second pass (the negated gradient) when the logit decides NORMAL."""
+        cam, logit, features = self.explain(image, positive=True)
+        if is_positive(logit):
+            return cam, True, logit, features
+        return self.explain(image, positive=False)[0], False, logit, features
 
 def load_classifier(path: Path, card: ModelCard) -> Classifier:
     """Load a `.keras` file already checked against `card`, as the `keras` backend."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -94,5 +94,16 @@ class OnnxBackend:
 
     def explain(self, image: np.ndarray, positive: bool = True) -> tuple[np.ndarray, float, np.ndarray]:
         """(H, W, 3) -> Grad-CAM evidence (logit units, unnormalised, >= 0), the logit and the features."""
+        feature_map, logit, features = self._forward(image)
+        return self.head.evidence(feature_map, features, positive), logit, features
+
+    def explain_predicted(self, image: np.ndarray, is_positive: Callable[[float], bool]
+                          ) -> tuple[np.ndarray, bool, float, np.ndarray]:
+        """One run for the predicted class too: the closed form needs only the map and features of that run."""
+        feature_map, logit, features = self._forward(image)
+        positive = is_positive(logit)
+        return self.head.evidence(feature_map, features, positive), positive, logit, features
+
+    def _forward(self, image: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
         feature_map, logit, features = self.session.run(list(OUTPUTS), {INPUT: np.ascontiguousarray(image[None], np.float32)})
-        return self.head.evidence(feature_map[0], features[0], positive), float(logit.reshape(-1)[0]), features[0]
+        return feature_map[0], float(logit.reshape(-1)[0]), features[0]

@@ -8,13 +8,14 @@ get those wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from app.core.errors import ModelError
-from app.core.image_io import LoadedImage, load_image
+from app.core.image_io import LoadedImage, load_model_image
 from app.core.model_card import ModelCard, read_card
 from app.core.preprocessing import PreprocessConfig, preprocess
 from app.core.quality import quality_warnings
@@ -60,11 +61,20 @@ class Prepared:
 @dataclass(frozen=True)
 class Explanation:
     prediction: Prediction
-    heatmap: np.ndarray  # (H, W) float32 in [0, 1] (divided by its own maximum), at the image's own resolution
+    cam: np.ndarray  # float32 in [0, 1] (divided by its own maximum): the coarse map, or one already at `shape`
     explained_class: str
     empty: bool  # no region supports the class (the map is all zero)
     evidence: np.ndarray | None = None  # coarse (h, w) Grad-CAM in logit units, before any normalisation
     reference: float | None = None  # the card's fixed evidence scale (`gradcam_reference`), if it has one
+    shape: tuple[int, int] | None = None  # (H, W) of the picture the map belongs to; None: the cam's own
+
+    @cached_property
+    def heatmap(self) -> np.ndarray:
+        """The map at the picture's size, made on first use: the GUI colours `evidence` itself, and a
+        full-size float map of a 20-megapixel X-ray costs tens of milliseconds on the drop path."""
+        from app.core.gradcam import upsample
+
+        return self.cam if self.shape in (None, self.cam.shape) else upsample(self.cam, self.shape)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -115,34 +125,40 @@ class Screener:
         return self.predict_prepared([self.prepare(image, clahe)], clahe)[0]
 
     def predict_file(self, path: str | Path, clahe: bool | None = None) -> Prediction:
-        return self.predict(load_image(path), clahe)
+        """Scores the model's copy of the file (`load_model_image`), as the GUI, `predict` and `scan` do."""
+        return self.predict(load_model_image(path, self.card.input_size), clahe)
 
-    def explain(self, image: LoadedImage, clahe: bool | None = None,
-                explained_class: str | None = POSITIVE) -> Explanation:
-        """Prediction and Grad-CAM from one forward/backward pass; the map is resized to the image.
+    def explain(self, image: LoadedImage, clahe: bool | None = None, explained_class: str | None = POSITIVE,
+                shape: tuple[int, int] | None = None) -> Explanation:
+        """Prediction and Grad-CAM of `image` from one pass (the keras backend explaining a NORMAL result: two).
 
-        `explained_class` None: the predicted class (a NORMAL result needs a second pass for its map).
+        `explained_class` None: the predicted class. `shape`: the (H, W) of the picture the map is for, when
+        `image` is the model's reduced copy of it (`load_model_image`); default the image's own.
         """
-        from app.core.gradcam import upsample
-
-        if explained_class is None:
-            explanation = self.explain(image, clahe, POSITIVE)
-            if explanation.prediction.label == POSITIVE:
-                return explanation
-            explained_class = NEGATIVE
         prepared = self.prepare(image, clahe)
-        evidence, logit, features = self.backend.explain(prepared.tensor, positive=explained_class == POSITIVE)
+        if explained_class is None:
+            evidence, positive, logit, features = self.backend.explain_predicted(prepared.tensor, self._is_positive)
+        else:
+            positive = explained_class == POSITIVE
+            evidence, logit, features = self.backend.explain(prepared.tensor, positive)
         prediction = self._prediction(logit, features, prepared.warnings, clahe)
         peak = float(evidence.max())
         cam = evidence / peak if peak > 0 else np.zeros_like(evidence)
-        return Explanation(prediction, upsample(cam, image.pixels.shape), explained_class, not peak > 0,
-                           evidence=evidence.astype(np.float32), reference=self.card.gradcam_reference)
+        return Explanation(prediction, cam.astype(np.float32), POSITIVE if positive else NEGATIVE, not peak > 0,
+                           evidence=evidence.astype(np.float32), reference=self.card.gradcam_reference,
+                           shape=tuple(shape or image.pixels.shape[:2]))
+
+    def _probability(self, logit: float) -> float:
+        # Probability and threshold rounded to the digits every report shows, so the written numbers
+        # always agree with the label.
+        return round(float(_sigmoid(np.float64(logit) / self.card.temperature)), PROBABILITY_DIGITS)
+
+    def _is_positive(self, logit: float) -> bool:
+        return self._probability(logit) >= round(self.card.threshold, PROBABILITY_DIGITS)
 
     def _prediction(self, logit: float, features: np.ndarray, warnings: tuple[str, ...], clahe: bool | None) -> Prediction:
         card = self.card
-        # Both rounded to the digits every report shows, so the written numbers always agree with the label.
-        probability = round(float(_sigmoid(np.float64(logit) / card.temperature)), PROBABILITY_DIGITS)
-        threshold = round(card.threshold, PROBABILITY_DIGITS)
+        probability, threshold = self._probability(logit), round(card.threshold, PROBABILITY_DIGITS)
         score, in_domain = None, True
         if self.gate is not None:
             score = float(self.gate.score(features)[0])

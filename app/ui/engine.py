@@ -3,12 +3,15 @@
 * `Engine` owns one QThread with one `_Worker` on it. That thread holds the `Screener` and runs every
   TensorFlow call (model loading, prediction + Grad-CAM, scan batches), so only one inference ever runs
   at a time without a lock. Requests are queued signals; results come back as queued signals.
-* A folder scan is stepped one batch per event on that thread (`scan_folder` is a generator), so a
+* A folder scan is stepped one batch per event on that thread (`ScanRequest.start` is a generator), so a
   single-image request made during a scan is served between two batches, and Cancel is a
   `threading.Event` checked before each batch: stopping the generator closes the CSV with every
   finished row in it.
 * An explain request carries an id; the worker skips requests that are older than the newest one
   (the user moved on), and the window drops any result whose id is not the one it waits for.
+* The model scores the file's own model copy (`load_model_image`, a reduced JPEG decode), as
+  `pneumoscan-cli predict` and `scan` do, so one file has one probability everywhere; the viewer keeps
+  the full-size image, and the heat map is coloured at its size.
 * `ImageLoader` decodes files and builds their view layers (plain and CLAHE) on a one-thread
   QThreadPool (queued, not-yet-started loads are dropped when a newer one arrives), so an image
   appears even while the model is still loading. The worker colours each Grad-CAM map on the engine
@@ -26,20 +29,22 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 
 from app.core.errors import PneumoScanError, describe_error
-from app.core.image_io import LoadedImage, load_image
+from app.core.image_io import LoadedImage, load_image, load_model_image
 from app.core.preprocessing import PreprocessConfig
-from app.core.scan import DEFAULT_BATCH_SIZE
+from app.core.scan import ScanRequest
 from app.ui.imaging import heat_layer, image_views
 
 
 @dataclass
 class ScanJob:
-    folder: Path
-    out_csv: Path
-    recursive: bool = False
-    batch_size: int = DEFAULT_BATCH_SIZE  # the CLI's default, so a GUI scan and a CLI scan give the same CSV
-    resume: bool = False  # keep the CSV's finished rows and scan only the rest (as the CLI's --resume)
+    """A GUI scan: the CLI's `ScanRequest` (same defaults, same checks, same CSV) and its Cancel switch."""
+
+    request: ScanRequest
     cancel: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def out_csv(self) -> Path:
+        return self.request.csv_path
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,7 @@ class _Worker(QObject):
         self.latest_request = 0  # set by the GUI thread (an int store is atomic): older requests are stale
         self._scan: tuple[ScanJob, Any] | None = None
         self._last_update: Any = None
+        self._model_copy: tuple[LoadedImage, LoadedImage] | None = None  # (image on screen, the model's copy)
         self._step.connect(self._scan_step, Qt.ConnectionType.QueuedConnection)
 
     @Slot(object)
@@ -111,41 +117,49 @@ class _Worker(QObject):
             ramp = np.tile(np.linspace(0, 255, 256, dtype=np.float32), (256, 1)).astype(np.uint8)
             image = LoadedImage(ramp, "synthetic", 8, 1, 0.0)
             try:
-                self.screener.explain(image)
+                self.screener.explain(image, None, None)
                 self.screener.predict(image)
             except Exception:  # noqa: BLE001 - warm-up is an optimisation; real requests report errors
                 pass
         self.warmed_up.emit()
 
-    @Slot(int, object, str)
-    def explain(self, request: int, image: LoadedImage, explained_class: str) -> None:
-        """`explained_class` "" (a queued signal carries no None): the predicted class."""
+    @Slot(int, str, object, str)
+    def explain(self, request: int, path: str, image: LoadedImage, explained_class: str) -> None:
+        """`image`: the viewer's decode of `path`; `explained_class` "" (a queued signal carries no None): the predicted class."""
         if request < self.latest_request:
             return  # the user has already asked for something newer
         if self.screener is None:
             self.explain_failed.emit(request, self.model_error)
             return
         try:
-            explanation = self.screener.explain(image, None, explained_class or None)
-            heat = heat_layer(explanation, image.pixels.shape)
+            shape = image.pixels.shape[:2]
+            explanation = self.screener.explain(self.model_copy(Path(path), image), None, explained_class or None, shape)
+            heat = heat_layer(explanation, shape)
         except Exception as exc:  # noqa: BLE001
             self.explain_failed.emit(request, describe_error(exc))
             return
         self.explained.emit(request, explanation, heat)
 
+    def model_copy(self, path: Path, image: LoadedImage) -> LoadedImage:
+        """What the model scores for the image on screen; kept while it is, so another explained class reads nothing."""
+        if self._model_copy is None or self._model_copy[0] is not image:
+            self._model_copy = (image, load_model_image(path, self.screener.card.input_size, viewer=image))
+        return self._model_copy[1]
+
     @Slot(object)
     def start_scan(self, job: ScanJob) -> None:
-        from app.core.scan import scan_folder
-
         if self._scan is not None:
             self.scan_failed.emit(job, "A scan is already running.")
             return
         if self.screener is None:
             self.scan_failed.emit(job, self.model_error)
             return
-        generator = scan_folder(self.screener, job.folder, job.out_csv, job.recursive, job.resume,
-                                batch_size=job.batch_size)
-        self._scan, self._last_update = (job, generator), None
+        try:
+            job.request.check()  # the CLI's refusals: never a CSV over an input, never an unrelated file
+        except Exception as exc:  # noqa: BLE001
+            self.scan_failed.emit(job, describe_error(exc))
+            return
+        self._scan, self._last_update = (job, job.request.start(self.screener)), None
         self._step.emit()
 
     @Slot()
@@ -200,7 +214,7 @@ class Engine(QObject):
     scan_failed = Signal(object, str)
 
     _load = Signal(object)
-    _explain = Signal(int, object, str)
+    _explain = Signal(int, str, object, str)
     _start_scan = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -249,12 +263,13 @@ class Engine(QObject):
             self._load_pending = False
             self._load.emit(self._source)
 
-    def explain(self, image: LoadedImage, explained_class: str) -> int:
-        """Queue prediction + Grad-CAM for `image` ("" explains the predicted class); returns the request id."""
+    def explain(self, path: Path, image: LoadedImage, explained_class: str) -> int:
+        """Queue prediction + Grad-CAM for `image`, the decode of `path` ("" explains the predicted class);
+        returns the request id."""
         self.start_loading()
         self._request += 1
         self._worker.latest_request = self._request
-        self._explain.emit(self._request, image, explained_class)
+        self._explain.emit(self._request, str(path), image, explained_class)
         return self._request
 
     @property

@@ -1,5 +1,5 @@
-"""Folder scan: choose a folder and a CSV, run `app.core.scan.scan_folder` on the engine thread, watch
-rows arrive in a sortable table, cancel between batches, open any row in the viewer."""
+"""Folder scan: choose a folder, a CSV and the model input's CLAHE, run the CLI's `ScanRequest` on the
+engine thread, watch rows arrive in a sortable table, cancel between batches, open any row in the viewer."""
 
 from __future__ import annotations
 
@@ -36,13 +36,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.scan import DEFAULT_BATCH_SIZE, ScanRow, ScanUpdate, default_scan_csv
+from app.core.scan import DEFAULT_BATCH_SIZE, ScanRequest, ScanRow, ScanUpdate, default_scan_csv
 from app.core.screening import OUT_OF_DOMAIN, POSITIVE
 from app.ui.engine import Engine, ScanEnd, ScanJob
 from app.ui.imaging import BADGE_STYLES
 from app.ui.numbers import probability_text
 
 COLUMNS = ("File", "Probability", "Result", "Status", "Details")
+# The CLI's --clahe model|on|off: forcing CLAHE against the model card adds a warning to every row.
+CLAHE_CHOICES = {"CLAHE as trained": None, "CLAHE on": True, "CLAHE off": False}
 STATUS_MARK = {"ok": "\u2713 ok", "warning": "\u26a0 warning", "error": "\u00d7 error"}
 
 
@@ -172,6 +174,10 @@ class ScanPanel(QWidget):
         self.csv_edit.setPlaceholderText("Results CSV (default: FOLDER_pneumoscan.csv beside the folder)")
         self.csv_button = QPushButton("Save as\u2026")
         self.recursive_check = QCheckBox("Include sub-folders")
+        self.clahe_combo = QComboBox()
+        self.clahe_combo.addItems(list(CLAHE_CHOICES))
+        self.clahe_combo.setToolTip("The model's input: as the model card says (as trained), or CLAHE forced on or off "
+                                    "(pneumoscan-cli scan --clahe model|on|off); a forced choice warns on every row")
         self.start_button = QPushButton("Start scan")
         self.start_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel")
@@ -219,7 +225,10 @@ class ScanPanel(QWidget):
         form.addWidget(QLabel("Folder"), 0, 0)
         form.addWidget(self.folder_edit, 0, 1)
         form.addWidget(self.folder_button, 0, 2)
-        form.addWidget(self.recursive_check, 0, 3)
+        options = QHBoxLayout()
+        options.addWidget(self.recursive_check)
+        options.addWidget(self.clahe_combo)
+        form.addLayout(options, 0, 3)
         form.addWidget(QLabel("Results CSV"), 1, 0)
         form.addWidget(self.csv_edit, 1, 1)
         form.addWidget(self.csv_button, 1, 2)
@@ -264,6 +273,8 @@ class ScanPanel(QWidget):
 
         self.recursive_check.setChecked(settings.value("scan/recursive", False, type=bool))
         self.recursive_check.toggled.connect(lambda on: self.settings.setValue("scan/recursive", on))
+        self.clahe_combo.setCurrentText(settings.value("scan/clahe", next(iter(CLAHE_CHOICES)), type=str))
+        self.clahe_combo.currentTextChanged.connect(lambda text: self.settings.setValue("scan/clahe", text))
         folder = settings.value("scan/folder", "", type=str)
         if folder:
             self.set_folder(Path(folder))
@@ -331,7 +342,10 @@ class ScanPanel(QWidget):
             return False
         self.settings.setValue("scan/folder", str(folder))
         self.settings.setValue("scan/recursive", self.recursive_check.isChecked())
-        self.job = ScanJob(folder, csv, self.recursive_check.isChecked(), self.batch_size, resume=choice == RESUME)
+        request = ScanRequest(folder, csv, self.recursive_check.isChecked(), resume=choice == RESUME,
+                              overwrite=choice == REPLACE, clahe=CLAHE_CHOICES[self.clahe_combo.currentText()],
+                              batch_size=self.batch_size)
+        self.job = ScanJob(request)
         self._scanned_folder = folder
         self._resumed = 0
         self.last_end = None
@@ -355,7 +369,7 @@ class ScanPanel(QWidget):
 
     def _set_running(self, running: bool) -> None:
         for widget in (self.start_button, self.folder_edit, self.folder_button, self.csv_edit, self.csv_button,
-                       self.recursive_check):
+                       self.recursive_check, self.clahe_combo):
             widget.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.running_changed.emit(running)

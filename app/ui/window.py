@@ -361,19 +361,21 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"Analysing {self.current_path.name if self.current_path else ''}\u2026"
             + (" (between scan batches)" if self.scan_panel.running else ""))
-        self.session.begin_explain(self.engine.explain(self.image, self.panel.explained_class))
+        self.session.begin_explain(self.engine.explain(self.current_path, self.image, self.panel.explained_class))
         self._update_busy()
 
     def _on_explained(self, request: int, explanation: Explanation, heat: QImage) -> None:
+        first = self.session.explanation is None  # not another explained class of the image on screen
         if not self.session.finish_explain(request, explanation):
             return  # a result for an image (or class) the user has left
         self.heat = heat
         p = explanation.prediction
         self.panel.show_prediction(explanation)
         self.commands.gradcam.setEnabled(True)
-        self._restore_held_heat()
-        if needs_caution(p) and self.commands.gradcam.isChecked():
-            self._hold_heat()  # not a finding: no coloured map unless the user asks for it
+        if first and needs_caution(p) and self.commands.gradcam.isChecked():
+            self._hold_heat()  # not a finding: no coloured map unless the user asks for it (then it stays)
+        elif self._heat_held:
+            self.panel.note_heat_hidden()  # still held: the new panel says so again
         self.refresh_view()
         name = self.current_path.name if self.current_path else ""
         self.statusBar().showMessage(

@@ -219,3 +219,36 @@ def test_scan_table_columns_fit_a_laptop_screen(make_window, test_screener) -> N
     right = header.sectionViewportPosition(4) + header.sectionSize(4)
     assert right <= table.viewport().width()  # the Details column ends inside the table
     assert min(header.sectionSize(c) for c in range(5)) >= 60
+
+
+def test_gui_scan_offers_the_clis_clahe_choice(window, qtbot, scan_folder_small: Path, tmp_path: Path,  # noqa: ANN001
+                                               test_model_path: Path, gui_settings) -> None:  # noqa: ANN001
+    """CLAHE forced on from the GUI gives the CSV of `scan --clahe on`, and the choice is remembered."""
+    from app.cli import main as cli_main
+
+    panel = window.scan_panel
+    gui_csv, cli_csv = tmp_path / "gui.csv", tmp_path / "cli.csv"
+    panel.set_folder(scan_folder_small, gui_csv)
+    panel.clahe_combo.setCurrentText("CLAHE on")
+    with qtbot.waitSignal(panel.finished, timeout=TIMEOUT):
+        assert panel.start()
+    assert panel.job is None and gui_settings.value("scan/clahe") == "CLAHE on"
+    assert cli_main(["scan", str(scan_folder_small), "--out", str(cli_csv), "--model", str(test_model_path),
+                     "--clahe", "on"]) == 1
+    assert gui_csv.read_bytes() == cli_csv.read_bytes()
+    with open(gui_csv, newline="", encoding="utf-8") as handle:
+        scored = [row for row in csv.DictReader(handle) if row["status"] != "error"]
+    assert scored and all("CLAHE forced on" in row["warning"] for row in scored)
+
+
+def test_gui_scan_refuses_to_replace_an_unrelated_csv(window, qtbot, scan_folder_small: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """The CLI's refusals apply to the GUI's Replace too: a CSV that is not a results file is left alone."""
+    panel = window.scan_panel
+    notes = tmp_path / "notes.csv"
+    notes.write_text("name,phone\nAda,123\n", encoding="utf-8")
+    panel.set_folder(scan_folder_small, notes)
+    panel.ask_existing = lambda _csv: "replace"
+    with qtbot.waitSignal(window.engine.scan_failed, timeout=TIMEOUT) as blocker:
+        assert panel.start()
+    assert "not a PneumoScan results file" in blocker.args[1]
+    assert notes.read_text(encoding="utf-8") == "name,phone\nAda,123\n" and not panel.running

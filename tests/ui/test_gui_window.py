@@ -213,6 +213,10 @@ def test_out_of_domain_image_keeps_the_heat_map_off_unless_asked(window, qtbot, 
     assert "tick the box" in window.panel.gradcam_note.text()
     window.panel.gradcam_check.setChecked(True)  # asked for: shown
     assert window.viewer.heat is not None
+    with qtbot.waitSignal(window.prediction_shown, timeout=TIMEOUT):
+        window.commands.explain_choices["NORMAL"].trigger()  # another class of the same image
+    assert window.explanation.explained_class == "NORMAL"
+    assert window.commands.gradcam.isChecked() and window.viewer.heat is not None  # the user's choice stays
     monkeypatch.setattr(screener, "explain", real)
     window.commands.gradcam.setChecked(False)
     open_and_wait(qtbot, window, NORMAL_SAMPLE)
@@ -465,6 +469,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 app = QCoreApplication([])
 from app.core.image_io import load_image
+from app.core.scan import ScanRequest
 from app.ui.engine import Engine, ScanJob
 model, sample, folder, out = sys.argv[1:5]
 engine, results = Engine(), []
@@ -478,9 +483,9 @@ def wait(n):
     QTimer.singleShot(120000, loop.quit)
     loop.exec()
 engine.load(model)
-engine.explain(load_image(sample), "PNEUMONIA")  # traces Grad-CAM in one call on the engine thread
+engine.explain(Path(sample), load_image(sample), "PNEUMONIA")  # traces Grad-CAM in one call on the engine thread
 wait(1)
-engine.start_scan(ScanJob(Path(folder), Path(out)))  # traces the batch graph in a later call
+engine.start_scan(ScanJob(ScanRequest(Path(folder), Path(out))))  # traces the batch graph in a later call
 wait(2)
 engine.shutdown()
 print("RESULTS", [type(r).__name__ for r in results])
