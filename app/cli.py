@@ -1,4 +1,4 @@
-"""`pneumoscan-cli`: predict, heatmap and scan from a terminal, on the same engine as the GUI.
+"""`pneumoscan-cli`: predict, heatmap, scan and merge from a terminal, on the same engine as the GUI.
 
 Every path and option is checked before the model loads, and no output may overwrite an input or an
 unrelated file (`app.core.outputs`). Results go to stdout, messages to stderr; the exit code says
@@ -22,13 +22,13 @@ from pathlib import Path
 
 from app import __version__
 from app.core.errors import OutputError, PneumoScanError
-from app.core.scan import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
+from app.core.scan import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, MAX_PROCESSES
 
 CLAHE_CHOICES = {"model": None, "on": True, "off": False}
 HEATMAP_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")  # chosen by --out's suffix
 EXIT_CODES = """exit codes:
   0  every file was scored
-  1  some files could not be scored (their lines or CSV rows say why)
+  1  some files could not be scored (their lines or CSV rows say why); merge: files missing or duplicated
   2  usage or environment error: bad option, missing path, output refused or unwritable, bad model"""
 
 
@@ -53,6 +53,16 @@ def _batch_size(text: str) -> int:
         value = 0
     if not 1 <= value <= MAX_BATCH_SIZE:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_BATCH_SIZE}, not {text!r}")
+    return value
+
+
+def _processes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_PROCESSES:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_PROCESSES}, not {text!r}")
     return value
 
 
@@ -126,7 +136,22 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--excel", action="store_true", help="write UTF-8 with a byte-order mark, so Excel shows accents")
     scan.add_argument("--batch-size", type=_batch_size, default=DEFAULT_BATCH_SIZE,
                       help=f"images per model call, 1 to {MAX_BATCH_SIZE} (default: %(default)s)")
+    scan.add_argument("--shard", metavar="I/N", default=None,
+                      help="scan only the I-th of N parts (0 to N-1; files assigned by a hash of their path) into a "
+                      "part CSV for `merge` (a Slurm array job: --shard $SLURM_ARRAY_TASK_ID/N)")
+    scan.add_argument("--workers", type=_processes, default=0, metavar="N",
+                      help="decode images in N processes (a many-core machine); 0 decodes on two threads of this "
+                      "process, right for a laptop (default: %(default)s)")
+    scan.add_argument("--dask", metavar="ADDRESS", default=None,
+                      help="score on a Dask cluster: a scheduler address (tcp://host:8786) or local:N for N worker "
+                      "processes here; the folder (and --model) must be visible at the same path on every worker "
+                      "(needs pip install 'pneumoscan[cluster]')")
     _add_common(scan)
+    merge = command("merge", "merge the part CSVs of a sharded scan into one CSV, sorted like a single scan")
+    merge.add_argument("parts", nargs="+", type=Path, help="the part CSVs (scan --shard I/N), all N of them")
+    merge.add_argument("--out", type=Path, required=True, help="CSV to write")
+    merge.add_argument("--overwrite", action="store_true", help="replace --out if it is an existing results CSV")
+    merge.add_argument("--excel", action="store_true", help="write UTF-8 with a byte-order mark, so Excel shows accents")
     return parser
 
 
@@ -241,9 +266,13 @@ def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.Sca
     from app.core.model_card import read_card
     from app.core.resources import default_model_path
     from app.core.scan import ScanRequest, list_images
+    from app.core.shards import Shard
 
+    if args.dask is not None and args.workers:
+        raise UsageError("--workers is for a scan on this machine; with --dask the cluster's workers do the work.")
+    shard = Shard.parse(args.shard) if args.shard is not None else None
     request = ScanRequest(args.folder, args.out, args.recursive, args.resume, args.overwrite,
-                          CLAHE_CHOICES[args.clahe], args.batch_size, args.excel)
+                          CLAHE_CHOICES[args.clahe], args.batch_size, args.excel, shard, args.workers)
     card = read_card(Path(args.model) if args.model else default_model_path())  # the sha256 check, not the model
     if not request.check(card.version, card.sha256):
         hint = ""
@@ -253,14 +282,35 @@ def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.Sca
     return request
 
 
+def _dask_scan(args: argparse.Namespace, request):  # noqa: ANN001, ANN202 - ScanRequest -> Iterator[ScanUpdate]
+    """The request on a Dask cluster: the client reads the model card only; each worker loads the model."""
+    from app.core.distributed import DaskTarget, ModelSpec, require_dask, scan_on_dask
+    from app.core.model_card import read_card
+    from app.core.resources import default_model_path
+
+    target = DaskTarget.parse(args.dask)
+    require_dask()
+    card = read_card(Path(args.model) if args.model else default_model_path())
+
+    def ready(load_seconds: dict[str, float]) -> None:
+        times = sorted(load_seconds.values())
+        print(f"{len(times)} Dask workers ready (model loaded in {times[0]:.2f}-{times[-1]:.2f} s)",
+              file=sys.stderr, flush=True)
+
+    return scan_on_dask(target, card, ModelSpec.of(card, args.model, args.backend), request, on_ready=ready)
+
+
 def _scan(args: argparse.Namespace) -> int:
     request = _scan_request(args)
     out = request.csv_path
-    screener = _open_screener(args.model, args.backend)
+    if args.dask is not None:
+        updates = _dask_scan(args, request)
+    else:
+        updates = request.start(_open_screener(args.model, args.backend))
     counts = {"ok": 0, "warning": 0, "error": 0}
     flagged = done = 0
     try:
-        for update in request.start(screener):
+        for update in updates:
             for row in update.rows:
                 counts[row.status] += 1
                 flagged += row.prediction == "PNEUMONIA"
@@ -275,6 +325,26 @@ def _scan(args: argparse.Namespace) -> int:
     print(f"{done} scanned: {flagged} flagged PNEUMONIA, {counts['warning']} with warnings, "
           f"{counts['error']} errors -> {out}")
     return 1 if counts["error"] else 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from app.core.merge import IncompleteParts, check_merge_output, merge_parts
+
+    _check_inputs(args.parts)
+    check_merge_output(args.parts, args.out, args.overwrite)
+    try:
+        merged = merge_parts(args.parts, args.out, args.excel)
+    except IncompleteParts as exc:
+        print(f"pneumoscan-cli: {exc}", file=sys.stderr)
+        for label, paths in (("missing", exc.missing), ("duplicated", exc.duplicated)):
+            for path in paths:
+                print(f"  {label}: {path}", file=sys.stderr)
+        return 1
+    for path in merged.gone:
+        print(f"note: {path} has a row but is no longer in the folder (kept)", file=sys.stderr)
+    print(f"{merged.rows} rows from {len(args.parts)} parts: {merged.flagged} flagged PNEUMONIA, "
+          f"{merged.errors} errors -> {args.out}")
+    return 1 if merged.errors else 0
 
 
 def _quiet_frameworks() -> None:
@@ -299,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_frameworks()
     args = build_parser().parse_args(argv)
     try:
-        return {"predict": _predict, "heatmap": _heatmap, "scan": _scan}[args.command](args)
+        return {"predict": _predict, "heatmap": _heatmap, "scan": _scan, "merge": _merge}[args.command](args)
     except PneumoScanError as exc:
         print(f"pneumoscan-cli: {exc}", file=sys.stderr)
         return 2

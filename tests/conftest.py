@@ -52,3 +52,26 @@ def originals_dir() -> Path:
     if not ORIGINALS.is_dir():
         pytest.skip(f"shared data not found at {ORIGINALS}")
     return ORIGINALS
+
+
+@pytest.fixture(scope="session")
+def small_onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny network exported to ONNX: Dask workers and decode processes load it in milliseconds, without TensorFlow."""
+    from model_training.export import export_onnx
+    from tests.test_export import saved, small_model
+
+    path = saved(small_model(), tmp_path_factory.mktemp("small_onnx"))
+    export_onnx(path)
+    return path.with_suffix(".onnx")
+
+
+@pytest.fixture()
+def sample_folder(tmp_path: Path) -> Path:
+    """Twelve copies of the bundled samples under other names and one broken file: a small folder to scan."""
+    folder = tmp_path / "xrays"
+    folder.mkdir()
+    samples = sorted((REPO / "assets" / "samples").glob("*.jpeg"))
+    for i in range(12):
+        (folder / f"{i:02d}_{samples[i % len(samples)].name}").write_bytes(samples[i % len(samples)].read_bytes())
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    return folder

@@ -3,8 +3,10 @@
 `scan_folder` is a generator of `ScanUpdate`s, so the command line prints progress from it and the
 GUI's worker forwards it to a progress bar; stopping the iteration (Ctrl-C, the Cancel button)
 leaves a valid CSV of everything finished, and `resume=True` later skips those files (and tries
-the ones with an error row again). Files are decoded on a thread pool while the model runs on the
-previous batch.
+the ones with an error row again). Files are decoded on a thread pool (or, with `processes`, in
+decode processes) while the model runs on the previous batch; `run_scan` takes any `Scorer`, which is
+how `app.core.distributed` sends the same scan to a Dask cluster. With a `Shard`, only that part of
+the folder is scanned and every row records it (`app.core.shards`).
 
 The CSV is never written in place: the header (and, when resuming, the rows kept) go to a temporary
 file beside it, which replaces the old file once the first batch is in it; later batches are
@@ -19,17 +21,20 @@ import csv
 import io
 import math
 import os
+import multiprocessing
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import OutputError, PneumoScanError, describe_error
 from app.core.image_io import has_dicom_preamble, is_image_path, is_refused_path, load_model_image
+from app.core.model_card import ModelCard
 from app.core.outputs import check_writable, csv_escape, csv_unescape, temp_beside
 from app.core.screening import NEGATIVE, OUT_OF_DOMAIN, POSITIVE, PROBABILITY_DIGITS, Prediction, Prepared, Screener
+from app.core.shards import PART_COLUMNS, PartOrigin, Shard
 
 # File names that are not valid UTF-8 (possible on Linux) are written back byte for byte, so the scan
 # never dies on one and a resumed scan still recognises them.
@@ -43,6 +48,8 @@ SHA_DIGITS = 12  # of the model file's sha256 written in every row: enough to te
 WARNING_SEPARATOR = " | "
 DEFAULT_BATCH_SIZE = 16  # the one default of the CLI, the GUI and the engine
 MAX_BATCH_SIZE = 1024
+DECODE_THREADS = 2  # without decode processes: overlaps decoding with the model on a 2-core laptop
+MAX_PROCESSES = 256
 
 
 @dataclass(frozen=True)
@@ -180,18 +187,27 @@ class ScanRequest:
     clahe: bool | None = None  # None: as the model card says
     batch_size: int = DEFAULT_BATCH_SIZE
     excel: bool = False  # UTF-8 with a byte-order mark, for Excel
+    shard: Shard | None = None  # scan only this part of the folder into a part CSV (see `app.core.shards`)
+    processes: int = 0  # decode processes; 0: decode on threads of this process
 
     @property
     def csv_path(self) -> Path:
         return Path(self.out) if self.out else default_scan_csv(self.folder)
 
+    @property
+    def origin(self) -> PartOrigin | None:
+        return PartOrigin.of(self.shard, self.folder, self.recursive) if self.shard else None
+
     def check(self, model_version: str | None = None, model_sha256: str = "") -> list[Path]:
-        """Refuse a bad request before any work; return the image files found (empty: nothing to scan).
+        """Refuse a bad request before any work; return the image files in the folder (empty: nothing to scan;
+        a shard of a folder with images may itself be empty, and then writes a part without rows).
 
         With `model_version`, a resumed CSV is validated in full here too (it is again when the scan starts).
         """
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             raise PneumoScanError(f"The batch size must be 1 to {MAX_BATCH_SIZE}, not {self.batch_size}.")
+        if not 0 <= self.processes <= MAX_PROCESSES:
+            raise PneumoScanError(f"The number of decode processes must be 0 to {MAX_PROCESSES}, not {self.processes}.")
         check_folder(self.folder)
         check_scan_output(self.folder, self.csv_path)
         out = self.csv_path
@@ -199,15 +215,15 @@ class ScanRequest:
             if not self.overwrite:
                 raise OutputError(f"{out} already exists: add --resume to continue that scan, or --overwrite to "
                                   "replace it.")
-            if not _is_results_file(out):
+            if not is_results_file(out):
                 raise OutputError(f"{out} is not a PneumoScan results file; it is not replaced. Choose another --out.")
         if self.resume and model_version is not None:
-            read_done(out, model_version, model_sha256)
+            read_done(out, model_version, model_sha256, self.origin)
         return [path for path, problem in list_entries(self.folder, self.recursive) if not problem]
 
     def start(self, screener: Screener) -> Iterator[ScanUpdate]:
         return scan_folder(screener, self.folder, self.csv_path, self.recursive, self.resume, self.clahe,
-                           self.batch_size, excel=self.excel)
+                           self.batch_size, excel=self.excel, shard=self.shard, processes=self.processes)
 
 
 def check_folder(folder: Path) -> None:
@@ -230,7 +246,7 @@ def check_scan_output(folder: Path, out: Path) -> None:
         raise OutputError(f"--out {out} exists and is not a CSV file; PneumoScan will not replace it.")
 
 
-def _is_results_file(path: Path) -> bool:
+def is_results_file(path: Path) -> bool:
     """Empty, or starting with a PneumoScan header (of any version): a file a scan may replace."""
     with open(path, "rb") as handle:
         head = handle.read(64)
@@ -288,43 +304,30 @@ def list_images(folder: Path, recursive: bool = False) -> list[Path]:
     return [path for path, problem in list_entries(folder, recursive) if not problem]
 
 
-def read_done(csv_path: Path, model_version: str, model_sha256: str = "") -> list[ScanRow]:
+def read_done(csv_path: Path, model_version: str, model_sha256: str = "", origin: PartOrigin | None = None) -> list[ScanRow]:
     """The finished rows of an earlier run of this model in `csv_path`, for `resume`; the file is only read.
 
-    The whole file is validated first: the header, every row complete and well-formed, one row per
-    path, and every scored row of this model version (and sha256, when given). A half-written last
-    line (a crash) is left out. Error rows are not finished: their files are tried again. Anything
-    else is refused with a `PneumoScanError`, so results of two models never mix.
+    The whole file is validated first (`read_results`), and every scored row must be of this model
+    version (and sha256, when given); a shard's part must be of the same shard, folder and recursion.
+    Error rows are not finished: their files are tried again. Anything else is refused with a
+    `PneumoScanError`, so results of two models (or two folders) never mix.
     """
     if not csv_path.exists():
         return []
-    data = csv_path.read_bytes()
-    text = data.decode(CSV_ENCODING, CSV_ERRORS).removeprefix(BOM)
-    header = ",".join(CSV_COLUMNS)
-    if "\n" not in text:  # empty, or a header cut off by a crash
-        if header.startswith(text.strip("\r")):
-            return []
-        raise PneumoScanError(f"{csv_path} is not a PneumoScan results file of this version; choose another output to resume.")
-    complete = text[: text.rfind("\n") + 1]  # a half-written last row is dropped
-    reader = csv.reader(io.StringIO(complete, newline=""))
-    if tuple(next(reader, ())) != CSV_COLUMNS:
-        raise PneumoScanError(f"{csv_path} is not a PneumoScan results file of this version; choose another output to resume.")
-    rows: list[ScanRow] = []
-    seen: set[str] = set()
-    for cells in reader:
-        try:
-            if len(cells) != len(CSV_COLUMNS):
-                raise ValueError(f"{len(cells)} cells instead of {len(CSV_COLUMNS)}")
-            row = ScanRow.from_csv(dict(zip(CSV_COLUMNS, cells)))
-            problem = row.problem() or ("a second row for the same file" if row.path in seen else "")
-            if problem:
-                raise ValueError(problem)
-        except ValueError as exc:
-            raise PneumoScanError(f"{csv_path} has a damaged row (line {reader.line_num}: {exc}); "
-                                  "choose another output to resume.") from exc
-        seen.add(row.path)
-        rows.append(row)
-    scored = [row for row in rows if row.status != "error"]
+    results = read_results(csv_path)
+    if not results.rows:  # nothing in it could mix with this scan's rows
+        return []
+    if origin is None and results.part:
+        raise PneumoScanError(f"{csv_path} is a part of a sharded scan; resume it with its --shard, or merge it.")
+    if origin is not None and not results.part:
+        raise PneumoScanError(f"{csv_path} is not a part of a sharded scan; choose another output for --shard {origin.shard}.")
+    if origin is not None:
+        for found in {o for o in results.origins if o != origin}:
+            raise PneumoScanError(f"{csv_path} is shard {found.shard} of {found.describe_scope()}, not shard "
+                                  f"{origin.shard} of {origin.describe_scope()}; choose another output.")
+        if any(not origin.shard.holds(row.path) for row in results.rows):
+            raise PneumoScanError(f"{csv_path} holds files of another shard than {origin.shard}; choose another output.")
+    scored = [row for row in results.rows if row.status != "error"]
     others = sorted({row.model_version for row in scored if row.model_version != model_version})
     if others:
         raise PneumoScanError(f"{csv_path} holds results of model {', '.join(others)}, not of this model "
@@ -335,27 +338,94 @@ def read_done(csv_path: Path, model_version: str, model_sha256: str = "") -> lis
     return scored
 
 
-class _CsvSink:
-    """Header and kept rows go to a temporary file beside the target, which replaces it on the first `write`."""
+@dataclass(frozen=True)
+class Results:
+    """A results CSV as read back: every complete row, and for a shard's part the origin of each row."""
 
-    def __init__(self, target: Path, kept: tuple[ScanRow, ...], bom: bool) -> None:
+    rows: list[ScanRow]
+    cells: list[dict[str, str]]  # each row's cells as written (for a merge that copies them unchanged)
+    part: bool  # the header has the part columns
+    origins: list[PartOrigin]  # one per row (empty when not a part)
+    bom: bool
+
+    @property
+    def models(self) -> set[tuple[str, str]]:
+        return {(row.model_version, row.model_sha256) for row in self.rows if row.status != "error"}
+
+
+def read_results(csv_path: Path, advice: str = "choose another output to resume.") -> Results:
+    """Read and validate a results CSV in full: the header (a scan's, or a shard part's), every row
+    complete and well-formed, one row per path. A half-written last line (a crash) is left out;
+    anything else is refused with a `PneumoScanError`.
+    """
+    data = csv_path.read_bytes()
+    text = data.decode(CSV_ENCODING, CSV_ERRORS)
+    bom = text.startswith(BOM)
+    text = text.removeprefix(BOM)
+    headers = {",".join(CSV_COLUMNS): False, ",".join(CSV_COLUMNS + PART_COLUMNS): True}
+    refused = f"{csv_path} is not a PneumoScan results file of this version; {advice}"
+    if "\n" not in text:  # empty, or a header cut off by a crash
+        if any(header.startswith(text.strip("\r")) for header in headers):
+            return Results([], [], False, [], bom)
+        raise PneumoScanError(refused)
+    complete = text[: text.rfind("\n") + 1]  # a half-written last row is dropped
+    reader = csv.reader(io.StringIO(complete, newline=""))
+    columns = tuple(next(reader, ()))
+    if ",".join(columns) not in headers:
+        raise PneumoScanError(refused)
+    part = headers[",".join(columns)]
+    rows: list[ScanRow] = []
+    cells_list: list[dict[str, str]] = []
+    origins: list[PartOrigin] = []
+    seen: set[str] = set()
+    for cells in reader:
+        try:
+            if len(cells) != len(columns):
+                raise ValueError(f"{len(cells)} cells instead of {len(columns)}")
+            named = dict(zip(columns, cells))
+            row = ScanRow.from_csv(named)
+            problem = row.problem() or ("a second row for the same file" if row.path in seen else "")
+            if problem:
+                raise ValueError(problem)
+            if part:
+                origins.append(PartOrigin.from_cells({**named, "folder": csv_unescape(named["folder"])}))
+        except ValueError as exc:
+            raise PneumoScanError(f"{csv_path} has a damaged row (line {reader.line_num}: {exc}); {advice}") from exc
+        seen.add(row.path)
+        rows.append(row)
+        cells_list.append({key: named[key] for key in CSV_COLUMNS})
+    return Results(rows, cells_list, part, origins, bom)
+
+
+class _CsvSink:
+    """Header and kept rows go to a temporary file beside the target, which replaces it on the first `write`.
+
+    With an `origin` (a shard's part), every row gets its part cells.
+    """
+
+    def __init__(self, target: Path, kept: tuple[ScanRow, ...], bom: bool, origin: PartOrigin | None = None) -> None:
         self.target, self.partial = target, temp_beside(target)
+        self.extra = {key: csv_escape(value) for key, value in origin.cells().items()} if origin else {}
+        self.columns = CSV_COLUMNS + (PART_COLUMNS if origin else ())
         self.handle = open(self.partial, "w", newline="", encoding=CSV_ENCODING, errors=CSV_ERRORS)  # noqa: SIM115
         if bom:
             self.handle.write(BOM)
-        self.writer = csv.DictWriter(self.handle, fieldnames=CSV_COLUMNS)
+        self.writer = csv.DictWriter(self.handle, fieldnames=self.columns)
         self.writer.writeheader()
-        self.writer.writerows(row.to_csv() for row in kept)
+        self._rows(kept)
+
+    def _rows(self, rows: tuple[ScanRow, ...] | list[ScanRow]) -> None:
+        self.writer.writerows({**row.to_csv(), **self.extra} for row in rows)
 
     def write(self, rows: list[ScanRow]) -> None:
-        self.writer.writerows(row.to_csv() for row in rows)
+        self._rows(rows)
         self.handle.flush()
         if self.partial is not None:  # closed before the rename, which Windows needs
             self.handle.close()
             os.replace(self.partial, self.target)
             self.partial = None
             self.handle = open(self.target, "a", newline="", encoding=CSV_ENCODING, errors=CSV_ERRORS)  # noqa: SIM115
-            self.writer = csv.DictWriter(self.handle, fieldnames=CSV_COLUMNS)
+            self.writer = csv.DictWriter(self.handle, fieldnames=self.columns)
 
     def close(self) -> None:
         self.handle.close()
@@ -363,14 +433,9 @@ class _CsvSink:
             self.partial.unlink(missing_ok=True)
 
 
-def _prepare(screener: Screener, path: Path, clahe: bool | None) -> Prepared:
-    return screener.prepare(load_model_image(path, screener.card.input_size), clahe)
-
-
-def _failed(problem: str) -> Future[Prepared]:
-    future: Future[Prepared] = Future()
-    future.set_exception(PneumoScanError(problem))
-    return future
+# Scores `entries` ((path, problem) each, problem "" for a file to read) named `names` (relative paths), yielding
+# rows in their order, chunk by chunk; closing the iterator stops the work not yet done.
+Scorer = Callable[[list[tuple[Path, str]], list[str]], Iterator[list[ScanRow]]]
 
 
 def scan_folder(
@@ -381,51 +446,126 @@ def scan_folder(
     resume: bool = False,
     clahe: bool | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    workers: int = 2,
+    workers: int = DECODE_THREADS,
     clock: Callable[[], float] = time.monotonic,
     excel: bool = False,
+    shard: Shard | None = None,
+    processes: int = 0,
 ) -> Iterator[ScanUpdate]:
-    """Scan `folder` into `out_csv`, yielding after every batch; see the module docstring.
+    """Scan `folder` into `out_csv` on this machine, yielding after every batch; see the module docstring.
 
-    An existing `out_csv` is replaced unless `resume` (the CLI asks `ScanRequest.check` first).
+    `workers` decode threads, or `processes` decode processes when > 0. An existing `out_csv` is replaced
+    unless `resume` (the CLI asks `ScanRequest.check` first).
     """
+    score = score_locally(screener, clahe, batch_size, workers, processes)
+    return run_scan(screener.card, folder, out_csv, score, recursive, resume, clock, excel, shard)
+
+
+def run_scan(
+    card: ModelCard,
+    folder: Path,
+    out_csv: Path,
+    score: Scorer,
+    recursive: bool = False,
+    resume: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+    excel: bool = False,
+    shard: Shard | None = None,
+) -> Iterator[ScanUpdate]:
+    """The scan around any `Scorer`: listing, shard, resume, the CSV and progress (local or distributed alike)."""
     folder, out_csv = Path(folder), Path(out_csv)
     check_folder(folder)
     check_scan_output(folder, out_csv)
-    sha = screener.card.sha256
-    finished_before = tuple(read_done(out_csv, screener.card.version, sha)) if resume else ()
+    origin = PartOrigin.of(shard, folder, recursive) if shard else None
+    finished_before = tuple(read_done(out_csv, card.version, card.sha256, origin)) if resume else ()
     done_before = {row.path for row in finished_before}
     entries = list_entries(folder, recursive)
     relative = {path: path.relative_to(folder).as_posix() for path, _ in entries}
+    if shard:
+        entries = [(path, problem) for path, problem in entries if shard.holds(relative[path])]
     todo = [(path, problem) for path, problem in entries if relative[path] not in done_before]
     skipped = len(entries) - len(todo)
-    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-    started, done = clock(), 0
-    sink = _CsvSink(out_csv, finished_before, excel or (resume and _has_bom(out_csv)))
+    started, done, first = clock(), 0, True
+    sink = _CsvSink(out_csv, finished_before, excel or (resume and _has_bom(out_csv)), origin)
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pneumoscan-load") as pool:
-
-            def submit(batch: list[tuple[Path, str]]) -> list[Future[Prepared]]:
-                return [_failed(problem) if problem else pool.submit(_prepare, screener, path, clahe)
-                        for path, problem in batch]
-
-            pending = submit(batches[0]) if batches else []
-            try:
-                for index, batch in enumerate(batches):
-                    futures, pending = pending, (submit(batches[index + 1]) if index + 1 < len(batches) else [])
-                    rows = _finish_batch(screener, [relative[path] for path, _ in batch], futures, clahe)
-                    sink.write(rows)
-                    done += len(rows)
-                    yield ScanUpdate(rows, done, len(todo), skipped, clock() - started,
-                                     finished_before if index == 0 else ())
-            finally:  # cancelled or interrupted: do not decode the next batch for nothing
-                for future in pending:
-                    future.cancel()
-        if not batches:
+        chunks = score(todo, [relative[path] for path, _ in todo]) if todo else iter(())
+        try:
+            for rows in chunks:
+                sink.write(rows)
+                done += len(rows)
+                yield ScanUpdate(rows, done, len(todo), skipped, clock() - started, finished_before if first else ())
+                first = False
+        finally:  # cancelled or interrupted: the scorer stops its pending work
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+        if first:
             sink.write([])
             yield ScanUpdate([], 0, 0, skipped, clock() - started, finished_before)
     finally:
         sink.close()
+
+
+def score_locally(screener: Screener, clahe: bool | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                  threads: int = DECODE_THREADS, processes: int = 0) -> Scorer:
+    """Batches decoded on `threads` threads (or `processes` processes) while the model runs on the previous one."""
+
+    def score(entries: list[tuple[Path, str]], names: list[str]) -> Iterator[list[ScanRow]]:
+        pool = _decode_pool(screener.card, threads, processes)
+        with pool:
+            def submit(start: int) -> list[Future[Prepared]]:
+                if processes:
+                    return [_failed(problem) if problem else pool.submit(_prepare_in_process, path, clahe)
+                            for path, problem in entries[start : start + batch_size]]
+                return [_failed(problem) if problem else pool.submit(_prepare, screener, path, clahe)
+                        for path, problem in entries[start : start + batch_size]]
+
+            starts = range(0, len(entries), batch_size)
+            pending = submit(0) if entries else []
+            try:
+                for start in starts:
+                    futures = pending
+                    pending = submit(start + batch_size) if start + batch_size < len(entries) else []
+                    yield _finish_batch(screener, names[start : start + batch_size], futures, clahe)
+            finally:  # cancelled or interrupted: do not decode the next batch for nothing
+                for future in pending:
+                    future.cancel()
+
+    return score
+
+
+def _decode_pool(card: ModelCard, threads: int, processes: int) -> Executor:
+    if not processes:
+        return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pneumoscan-load")
+    # spawn, not fork: this process already runs ONNX Runtime's threads, which a fork would copy half-alive
+    return ProcessPoolExecutor(processes, multiprocessing.get_context("spawn"), initializer=_start_decoder,
+                               initargs=(card,))
+
+
+_DECODER: Screener | None = None  # in a decode process: a Screener with the card only (no model)
+
+
+def _start_decoder(card: ModelCard) -> None:
+    """Decoding and preprocessing need the model card only; the model stays in the scanning process."""
+    global _DECODER
+    decoder = Screener.__new__(Screener)
+    decoder.card = card
+    _DECODER = decoder
+
+
+def _prepare_in_process(path: Path, clahe: bool | None) -> Prepared:
+    assert _DECODER is not None, "decode process started without its card"
+    return _prepare(_DECODER, path, clahe)
+
+
+def _prepare(screener: Screener, path: Path, clahe: bool | None) -> Prepared:
+    return screener.prepare(load_model_image(path, screener.card.input_size), clahe)
+
+
+def _failed(problem: str) -> Future[Prepared]:
+    future: Future[Prepared] = Future()
+    future.set_exception(PneumoScanError(problem))
+    return future
 
 
 def _has_bom(path: Path) -> bool:
