@@ -89,6 +89,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--batch-size", type=_positive(int), default=DEFAULTS["batch_size"])
     train.add_argument("--val-fraction", type=float, default=DEFAULTS["val_fraction"])
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument("--distribute", choices=("none", "mirrored"), default="none",
+                       help="mirrored: both phases on every visible GPU (tf.distribute.MirroredStrategy), "
+                            "--batch-size images per GPU, learning rates as given")
     train.add_argument("--init-from", type=Path, help="start phase 2 from this run's finished phase 1 and split "
                                                       "(recipes compared from one common checkpoint)")
 
@@ -160,7 +163,7 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
     options["command"] = "python -m model_training " + shlex.join(a for a in argv if a != "--resume")
     config = TrainConfig(**options)
     _check_train(config)
-    print(f"model written to {train(config)}")
+    print(f"model written to {train(config, args.distribute)}")
     return 0
 
 

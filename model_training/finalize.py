@@ -23,7 +23,15 @@ from app.core.model_card import ModelCard, sha256_of
 from app.core.preprocessing import PreprocessConfig
 from app.core.resources import MODEL_FILE
 from model_training.architecture import FEATURE_LAYER, TARGET_LAYER
-from model_training.calibration import THRESHOLD_RULE, choose_threshold, expected_calibration_error, fit_temperature, sigmoid
+from model_training.calibration import (
+    SHIFTED_THRESHOLD_RULE,
+    THRESHOLD_RULE,
+    choose_threshold,
+    choose_threshold_under_shift,
+    expected_calibration_error,
+    fit_temperature,
+    sigmoid,
+)
 from model_training.domain_fit import CUTOFF_PERCENTILE, fit_domain_gate
 from model_training.metrics import compute_metrics
 from model_training.phases import TrainingState
@@ -95,14 +103,24 @@ def git_commit() -> str:
         return "unknown"
 
 
-def calibrate(y: np.ndarray, logits: np.ndarray) -> tuple[float, float, float]:
-    """Temperature (kept only if it lowers the ECE), threshold by the rule, and the ECE before calibration."""
-    raw = sigmoid(logits)
+def fitted_temperature(y: np.ndarray, logits: np.ndarray) -> float:
+    """Temperature by maximum likelihood, kept only if it lowers the ECE (else 1)."""
     temperature = fit_temperature(y, logits)
-    ece_raw = expected_calibration_error(y, raw)
-    if expected_calibration_error(y, sigmoid(logits / temperature)) >= ece_raw:
-        temperature = 1.0
-    return temperature, choose_threshold(y, sigmoid(logits / temperature)), ece_raw
+    if expected_calibration_error(y, sigmoid(logits / temperature)) >= expected_calibration_error(y, sigmoid(logits)):
+        return 1.0
+    return temperature
+
+
+def calibrations(y: np.ndarray, clean: np.ndarray, per_condition: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+    """(temperature, threshold) fitted on clean validation alone, and on clean + shifted validation pooled."""
+    t_clean = fitted_temperature(y, clean)
+    pooled_y = np.concatenate([y] * len(per_condition))
+    pooled = np.concatenate(list(per_condition.values()))
+    t_shift = fitted_temperature(pooled_y, pooled)
+    return {
+        "clean": (t_clean, choose_threshold(y, sigmoid(clean / t_clean))),
+        "shifted": (t_shift, choose_threshold_under_shift(y, sigmoid(clean / t_shift), pooled_y, sigmoid(pooled / t_shift))),
+    }
 
 
 def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, train: list[Sample], val: list[Sample],
@@ -114,25 +132,24 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
     val_logits, val_features = logits_and_features(classifier, val, preprocessing)
     _, train_features = logits_and_features(classifier, train, preprocessing)
     per_condition = stress_logits(classifier, val, preprocessing)
+    np.savez_compressed(out / "stress_logits_val.npz", y=y_val, **per_condition)  # to study other rules offline
 
-    pooled_y = np.concatenate([y_val] * len(per_condition))
-    calibrations = {"shifted": calibrate(pooled_y, np.concatenate(list(per_condition.values()))),
-                    "clean": calibrate(y_val, val_logits)}
-    temperature, threshold, ece_raw = calibrations[config.calibrate]
+    choices = calibrations(y_val, val_logits, per_condition)
+    temperature, threshold = choices[config.calibrate]
     probabilities = sigmoid(val_logits / temperature)
     metrics = compute_metrics(y_val, probabilities, threshold)
     metrics["ece_before_calibration"] = expected_calibration_error(y_val, sigmoid(val_logits))
     stress = {name: condition_metrics(y_val, logits, temperature, threshold) for name, logits in per_condition.items()}
     robustness = summarise(stress)
-    log.info("temperature %.3f, threshold %.4f (%s calibration; pooled ECE before %.4f); clean ECE %.4f; "
+    log.info("temperature %.3f, threshold %.4f (%s calibration); clean ECE %.4f; "
              "worst-shift specificity %.3f (%s), mean ECE over shifts %.4f", temperature, threshold, config.calibrate,
-             ece_raw, metrics["ece"], robustness["worst_shift_specificity"], robustness["worst_shift"],
+             metrics["ece"], robustness["worst_shift_specificity"], robustness["worst_shift"],
              robustness["mean_ece_over_shifts"])
 
     alternatives = {  # what either calibration choice gives on the same logits (docs/training.md's ablation)
         name: {"temperature": t, "threshold": th, "clean": compute_metrics(y_val, sigmoid(val_logits / t), th),
                "stress": summarise({k: condition_metrics(y_val, v, t, th) for k, v in per_condition.items()})}
-        for name, (t, th, _) in calibrations.items()
+        for name, (t, th) in choices.items()
     }
     gate, val_scores = fit_domain_gate(train_features, val_features)
     gate.save(out / DOMAIN_FILE)
@@ -153,9 +170,7 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
               "model_version": config.version, "summary": robustness, "per_condition": stress}
     write_report(report, out, f"{config.version}")
 
-    rule = THRESHOLD_RULE + (" on temperature-calibrated probabilities of the validation images clean and under "
-                             "the stress suite's shifts, pooled" if config.calibrate == "shifted" else
-                             " (on temperature-calibrated probabilities)")
+    rule = SHIFTED_THRESHOLD_RULE if config.calibrate == "shifted" else THRESHOLD_RULE + " (on temperature-calibrated probabilities)"
     card = ModelCard(
         name="PneumoScan MobileNetV2",
         version=config.version,

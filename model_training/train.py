@@ -15,6 +15,7 @@ from app.core.image_io import load_model_image
 from app.core.preprocessing import PreprocessConfig
 from model_training.architecture import build_model
 from model_training.config import TrainConfig
+from model_training.distribute import distribution
 from model_training.export import export_onnx
 from model_training.finalize import finalize
 from model_training.phases import PhaseSpec, TrainingState, run_phase
@@ -75,8 +76,8 @@ def setup_logging(out: Path) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True)
 
 
-def train(config: TrainConfig) -> Path:
-    """Train (or resume) and return the path of the finished `.keras` model."""
+def train(config: TrainConfig, distribute: str = "none") -> Path:
+    """Train (or resume) and return the path of the finished `.keras` model; `distribute`: see `model_training.distribute`."""
     setup_logging(config.out)
     checkpoints = config.out / "checkpoints"
     if checkpoints.exists() and not config.resume:
@@ -93,19 +94,21 @@ def train(config: TrainConfig) -> Path:
     log.info("split: %d training / %d validation images (%d / %d patients)", len(train_samples), len(val_samples),
              len({s.patient for s in train_samples}), len({s.patient for s in val_samples}))
     preprocessing = PreprocessConfig(clahe=config.input_clahe)
-    train_ds = make_dataset(train_samples, preprocessing, config.batch_size, training=True, seed=config.seed,
-                            augment=config.augment)
-    val_ds = make_dataset(val_samples, preprocessing, config.batch_size)
+    devices = distribution(distribute, config.batch_size, {"frozen": config.frozen_lr, "finetune": config.finetune_lr})
+    batch = devices.global_batch(config.batch_size)
+    train_ds = make_dataset(train_samples, preprocessing, batch, training=True, seed=config.seed, augment=config.augment)
+    val_ds = make_dataset(val_samples, preprocessing, batch)
     weights = class_weights(train_samples)
     log.info("class weights: %s", weights)
     log.info("recipe: %s", config.recipe())
-    model = build_model(config.base_weights, preprocessing.input_size, config.seed)
-    for spec in phase_specs(config):
-        phase_started = time.monotonic()
-        model = run_phase(model, spec, state, train_ds, val_ds, weights, config.fine_tune_at, config.train_bn)
-        times = state.data.setdefault("phase_times_s", {})
-        times[spec.name] = round(times.get(spec.name, 0.0) + time.monotonic() - phase_started, 1)
-        state.save()
+    with devices.scope():  # building, compiling and loading checkpoints mirror every variable
+        model = build_model(config.base_weights, preprocessing.input_size, config.seed)
+        for spec in phase_specs(config):
+            phase_started = time.monotonic()
+            model = run_phase(model, spec, state, train_ds, val_ds, weights, config.fine_tune_at, config.train_bn)
+            times = state.data.setdefault("phase_times_s", {})
+            times[spec.name] = round(times.get(spec.name, 0.0) + time.monotonic() - phase_started, 1)
+            state.save()
     state.data["elapsed_s"] = state.data.get("elapsed_s", 0.0) + time.monotonic() - started
     state.save()
     model_path = finalize(model, config, state, train_samples, val_samples, preprocessing)

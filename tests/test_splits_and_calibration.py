@@ -90,3 +90,17 @@ def test_ece_is_zero_for_perfect_bins_and_large_for_wrong_ones() -> None:
     y = np.array([0, 0, 1, 1])
     assert expected_calibration_error(y, np.array([0.0, 0.0, 1.0, 1.0])) == pytest.approx(0.0)
     assert expected_calibration_error(y, np.array([1.0, 1.0, 0.0, 0.0])) == pytest.approx(1.0)
+
+
+def test_threshold_under_shift_keeps_clean_sensitivity_and_balances_the_shifted_pool() -> None:
+    from model_training.calibration import choose_threshold_under_shift
+
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 200 + [1] * 200)
+    clean = np.concatenate([rng.uniform(0.0, 0.3, 200), rng.uniform(0.5, 1.0, 200)])
+    shifted = np.concatenate([rng.uniform(0.2, 0.6, 200), rng.uniform(0.55, 1.0, 200)])  # normals drift up
+    pool_y, pool_p = np.concatenate([y, y]), np.concatenate([clean, shifted])
+    threshold = choose_threshold_under_shift(y, clean, pool_y, pool_p)
+    assert (clean[y == 1] >= threshold).mean() >= 0.95  # the clean sensitivity floor holds
+    assert threshold > choose_threshold(y, clean)  # moved up to where the shifted normals fall below it
+    assert (shifted[y == 0] < threshold).mean() > 0.8
