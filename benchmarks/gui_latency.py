@@ -1,12 +1,15 @@
 """GUI latency: launch -> window shown -> model ready, and drop of a full-resolution X-ray -> result on screen.
 
-    python benchmarks/gui_latency.py [--model PATH] [--runs 9] [IMAGE ...]
+    python benchmarks/gui_latency.py [--model PATH] [--runs 9] [--compare-with TREE [--rounds 3]] [IMAGE ...]
 
 Start-up is measured in a fresh process (the app's own `launch`), from before the interpreter starts
 to the window's first paint, to the model loaded and verified, and to the model warm (graphs traced).
 Latency is measured warm, in this process: the image is dropped on the window (the drop handler)
 and the clock stops when the probability, the label and the Grad-CAM overlay have been painted.
-Goals: drop -> result <= 250 ms, launch -> window <= 2 s, launch -> model ready <= 6 s.
+Goals: drop -> result <= 100 ms, launch -> window <= 2 s, launch -> model ready <= 6 s.
+`--compare-with TREE` (e.g. a `git worktree` of an earlier commit) measures the drop latency of that
+tree's app and of this one in alternating fresh processes, same images, same load, and prints them side
+by side: on a shared machine only such a comparison says whether a change helped.
 View changes (CLAHE toggle, Grad-CAM toggle, opacity step) are timed on the GUI thread for the
 largest image, repaint included, beside the baseline of recomposing the view at full resolution
 on every change (the engine's `apply_clahe` + `overlay`, converted to a pixmap), which the viewer's
@@ -26,12 +29,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+TREE = Path(os.environ.get("PNEUMOSCAN_BENCH_TREE", REPO))  # the app measured: this checkout or --compare-with's
+sys.path.insert(0, str(TREE))
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-GOALS = {"drop_to_result_ms": 250.0, "launch_to_window_s": 2.0, "launch_to_model_ready_s": 6.0}
+GOALS = {"drop_to_result_ms": 100.0, "launch_to_window_s": 2.0, "launch_to_model_ready_s": 6.0}
 
 
 def _temporary_settings():  # noqa: ANN202
@@ -93,7 +97,7 @@ def measure_startup(model: str | None) -> dict[str, float]:
     raise RuntimeError(f"start-up child failed:\n{result.stdout}\n{result.stderr[-3000:]}")
 
 
-def measure_latency(model: str | None, images: list[Path], runs: int) -> dict[str, list[float]]:
+def measure_latency(model: str | None, images: list[Path], runs: int, view_changes: bool = True) -> dict[str, list[float]]:
     from PySide6.QtWidgets import QApplication
 
     from app.ui.window import MainWindow
@@ -143,7 +147,8 @@ def measure_latency(model: str | None, images: list[Path], runs: int) -> dict[st
             times["drop_to_result_ms"].append((marks["result"] - start) * 1000)
         if window.explanation is None or window.explanation.heatmap.shape != window.image.pixels.shape:
             raise SystemExit("the result on screen does not belong to the dropped image")
-    times.update(measure_view_changes(window, max(images, key=_pixel_count), runs))
+    if view_changes:
+        times.update(measure_view_changes(window, max(images, key=_pixel_count), runs))
     window.close()
     return times
 
@@ -193,18 +198,49 @@ def measure_view_changes(window, path: Path, runs: int) -> dict[str, list[float]
     return times
 
 
+def child_latency(model: str | None, images: list[Path], runs: int) -> None:
+    """Runs in a fresh process on $PNEUMOSCAN_BENCH_TREE's app: the drop latencies as one JSON line."""
+    times = measure_latency(model, images, runs, view_changes=False)
+    print("LATENCY " + json.dumps(times), flush=True)
+
+
+def compare(tree: Path, model: str | None, images: list[Path], runs: int, rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Drop latencies of `tree`'s app and this one, alternating fresh processes `rounds` times."""
+    results: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
+    for _ in range(rounds):
+        for name, root in (("before", tree), ("after", REPO)):
+            env = dict(os.environ, PNEUMOSCAN_BENCH_TREE=str(root))
+            command = [sys.executable, str(Path(__file__).resolve()), "--child-latency", "--runs", str(runs),
+                       *(["--model", model] if model else []), *(str(p.resolve()) for p in images)]
+            result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=root)
+            line = next((l for l in result.stdout.splitlines() if l.startswith("LATENCY ")), None)
+            if line is None:
+                raise RuntimeError(f"latency child ({root}) failed:\n{result.stdout}\n{result.stderr[-3000:]}")
+            for key, values in json.loads(line[len("LATENCY "):]).items():
+                results[name].setdefault(key, []).extend(values)
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("images", nargs="*", type=Path, help="full-resolution X-rays (default: the bundled samples)")
     parser.add_argument("--model", default=None, help="model path (default: the bundled model)")
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--compare-with", type=Path, default=None, metavar="TREE",
+                        help="also measure the drop latency of the app in TREE (e.g. a git worktree of an earlier commit)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating fresh processes per tree with --compare-with")
     parser.add_argument("--child-startup", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-latency", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--skip-startup", action="store_true")
     args = parser.parse_args()
     if args.child_startup:
         child_startup(args.model)
         return 0
     from app.core.resources import default_model_path, sample_images
+
+    if args.child_latency:
+        child_latency(args.model, args.images or sample_images(), args.runs)
+        return 0
 
     model = args.model
     if model is None and not default_model_path().exists():
@@ -242,6 +278,14 @@ def main() -> int:
         goal = "" if key != "drop_to_result_ms" else (
             f"   goal <= {GOALS[key]:.0f} ms  {'OK' if median <= GOALS[key] else 'MISSED'}")
         print(f"  {label:24s} median {median:6.0f} ms  (min {min(values):.0f}, max {max(values):.0f}){goal}")
+    if args.compare_with:
+        both = compare(args.compare_with, model, images, args.runs, args.rounds)
+        print(f"\nDrop -> on screen, {args.compare_with} (before) and this checkout (after), {args.rounds} alternating "
+              f"fresh processes of {args.runs} runs each:")
+        print(f"  {'':24s} {'before':>16s} {'after':>16s}")
+        for key, label in (("drop_to_image_ms", "image pixels"), ("drop_to_result_ms", "probability + Grad-CAM")):
+            medians = [statistics.median(both[name][key]) for name in ("before", "after")]
+            print(f"  {label:24s} {medians[0]:13.0f} ms {medians[1]:13.0f} ms")
     width, height = (int(v) for v in times["view_image"])
     baseline = statistics.median(times["baseline_recompose_ms"])
     print(f"\nView changes on the GUI thread, {width}x{height}, repaint included (median of {args.runs}):")

@@ -26,8 +26,10 @@ class DomainGate:
     def score(self, features: np.ndarray) -> np.ndarray:
         """Mahalanobis distance of each row of `features` (n, d) from the training distribution."""
         centred = np.atleast_2d(features).astype(np.float64) - self.mean
-        squared = np.einsum("nd,nd->n", centred @ self.precision, centred)  # one BLAS product, not a 3-way einsum
-        return np.sqrt(np.maximum(squared, 0.0))
+        # NumPy's own loop, not BLAS: for the few rows of a drop or a batch, waking OpenBLAS's threads on a
+        # busy laptop cost 5-15 ms against 0.3 ms single-threaded (measured on 2 cores beside a training run).
+        weighted = np.einsum("nd,de->ne", centred, self.precision)
+        return np.sqrt(np.maximum(np.einsum("nd,nd->n", weighted, centred), 0.0))
 
     def in_domain(self, scores: np.ndarray) -> np.ndarray:
         return np.asarray(scores) <= self.cutoff

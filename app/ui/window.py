@@ -327,6 +327,7 @@ class MainWindow(QMainWindow):
         if not self.session.finish_load(request, views.image):
             return  # the user has moved on
         self.views = views
+        self._request_explanation()  # first: the engine thread works while this thread paints the image
         self.settings.setValue("paths/last_file", path)
         self.recent_menu.add(Path(path))
         self.panel.show_image_info(Path(path), views.image.width, views.image.height, views.image.source_format,
@@ -336,7 +337,6 @@ class MainWindow(QMainWindow):
         focus = QApplication.focusWidget()
         if focus is None or not self.scan_dock.isAncestorOf(focus):  # keep the keyboard in the scan table
             self.viewer.setFocus()
-        self._request_explanation()
 
     def _on_image_failed(self, request: int, path: str, message: str) -> None:
         if not self.session.fail_load(request):
