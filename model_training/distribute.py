@@ -11,6 +11,7 @@ choice. Without GPUs the replicas are the logical CPU devices (one, unless a tes
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,10 +47,18 @@ def distribution(choice: str, per_replica_batch: int, learning_rates: dict[str, 
         return Distribution(strategy, 1, ())
     devices = tuple(d.name for d in tf.config.list_logical_devices("GPU")) or \
         tuple(d.name for d in tf.config.list_logical_devices("CPU"))
-    strategy = tf.distribute.MirroredStrategy(devices=list(devices))
+    strategy = _mirrored(devices)
     chosen = Distribution(strategy, strategy.num_replicas_in_sync, devices)
     rates = ", ".join(f"{phase} {rate:g}" for phase, rate in learning_rates.items())
     log.info("MirroredStrategy on %d replicas (%s): %d images per replica, %d per step; learning rates as given "
              "(%s), not scaled with the batch", chosen.replicas, ", ".join(devices), per_replica_batch,
              chosen.global_batch(per_replica_batch), rates)
     return chosen
+
+
+@functools.cache
+def _mirrored(devices: tuple[str, ...]) -> tf.distribute.MirroredStrategy:
+    """One strategy per process: a second MirroredStrategy on the same devices (a second `train` call in a
+    notebook) collides with the first one's collective operations and aborts the run."""
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # not one "Reduce to ..." line per variable in train.log
+    return tf.distribute.MirroredStrategy(devices=list(devices))
