@@ -68,6 +68,11 @@ EXCLUDES = [
     "portpicker", "jaxlib", "openvino",
     # ONNX Runtime's tools for building and tuning models (inference needs only onnxruntime.capi)
     "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools", "onnxruntime.datasets",
+    # never loaded by the self-test, the GUI or a DICOM prediction (traced with strace; 10 MB): pydicom's
+    # test-data downloader's optional HTTP stack, TLS (the app opens no connection; hashlib keeps libcrypto),
+    # the interactive line editor, and the NumPy modules the app never imports
+    "requests", "urllib3", "certifi", "charset_normalizer", "idna", "ssl", "_ssl", "readline",
+    "numpy.random", "numpy.fft", "numpy.f2py", "numpy.testing", "numpy._core._multiarray_tests",
     # tools, tests and interactive shells
     "tkinter", "_tkinter", "IPython", "ipykernel", "jupyter_client", "notebook", "jedi", "pytest", "_pytest",
     "pytestqt", "importlinter", "grimp", "PyInstaller", "setuptools", "pip", "wheel", "pydoc_data",
