@@ -11,11 +11,18 @@ keras, in the same run):
   ceiling     the backend's `infer` on tensors preprocessed beforehand, batches of 32: what the
               model alone allows, with no decoding at all
 
+and, on onnx, the two ways to use more cores (issue 15), timed from the call as a user would wait:
+
+  --workers N     scan_folder with N decode processes (spawned, the model stays in this process)
+  --dask local:N  a LocalCluster of N processes, each loading the model once (its load time is
+                  reported per worker); the scan is timed after the workers are ready, and the
+                  cluster's start-up separately
+
 Goal (issue 12): scan on onnx >= 15x seed-style.
 
     python benchmarks/scan_throughput.py [--model resources/pneumoscan_mobilenetv2.keras]
         [--data /work/shared/data/originals] [--batch-size 16] [--workers 2] [--seed-limit N]
-        [--backends onnx keras]
+        [--backends onnx keras] [--processes 2] [--dask-workers 2]
 
 Without a bundled model (and no --model) a freshly built random-weights model of the product's
 architecture is used, exported to ONNX: throughput does not depend on the weights.
@@ -37,7 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from app.core.image_io import load_image  # noqa: E402
 from app.core.resources import default_model_path  # noqa: E402
-from app.core.scan import list_images, scan_folder  # noqa: E402
+from app.core.scan import ScanRequest, list_images, scan_folder  # noqa: E402
 
 DEFAULT_DATA = Path(os.environ.get("PNEUMOSCAN_SHARED", REPO.parent / "shared")) / "data" / "originals"
 
@@ -76,12 +83,34 @@ def seed_style(model_path: Path, files: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def scan(screener, folder: Path, batch_size: int, workers: int, out: Path) -> tuple[float, int]:  # noqa: ANN001
+def scan(screener, folder: Path, batch_size: int, workers: int, out: Path, processes: int = 0) -> tuple[float, int]:  # noqa: ANN001
     start = time.perf_counter()
     done = 0
-    for update in scan_folder(screener, folder, out, recursive=True, batch_size=batch_size, workers=workers):
+    for update in scan_folder(screener, folder, out, recursive=True, batch_size=batch_size, workers=workers,
+                              processes=processes):
         done = update.done
     return time.perf_counter() - start, done
+
+
+def dask_scan(model_path: Path, folder: Path, batch_size: int, workers: int, out: Path) -> tuple[float, float, list[float], int]:
+    """(cluster start + model loads, scan after the workers are ready, each worker's model load time, files done)."""
+    from app.core.distributed import DaskTarget, ModelSpec, scan_on_dask
+    from app.core.model_card import read_card
+
+    card = read_card(model_path)
+    marks: dict[str, object] = {}
+
+    def ready(load_seconds: dict[str, float]) -> None:
+        marks["ready"], marks["loads"] = time.perf_counter(), sorted(load_seconds.values())
+
+    start = time.perf_counter()
+    done, last = 0, start
+    request = ScanRequest(folder, out, recursive=True, batch_size=batch_size)
+    for update in scan_on_dask(DaskTarget(local_workers=workers), card, ModelSpec.of(card, model_path, "onnx"), request,
+                               on_ready=ready):
+        done, last = update.done, time.perf_counter()
+    ready_at = float(marks["ready"])  # type: ignore[arg-type]
+    return ready_at - start, last - ready_at, marks["loads"], done  # type: ignore[return-value]
 
 
 def ceiling(screener, files: list[Path], repeats: int = 3) -> float:  # noqa: ANN001
@@ -106,8 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="scan decoding threads (the engine's default)")
     parser.add_argument("--seed-limit", type=int, default=0, help="time the seed loop on the first N files only")
     parser.add_argument("--backends", nargs="+", choices=("onnx", "keras"), default=["onnx", "keras"])
+    parser.add_argument("--processes", type=int, default=2, help="decode processes of the --workers row (0: no row)")
+    parser.add_argument("--dask-workers", type=int, default=2, help="processes of the --dask local:N row (0: no row)")
     args = parser.parse_args(argv)
 
+    if not args.data.is_dir():
+        print(f"skipped: no data at {args.data} (set $PNEUMOSCAN_SHARED or --data)")
+        return 0
     files = list_images(args.data, recursive=True)
     if not files:
         print(f"No images under {args.data}", file=sys.stderr)
@@ -116,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         path.read_bytes()
 
     rates: dict[str, tuple[int, float]] = {}  # method -> (images, seconds)
+    notes: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         model_path = args.model or default_model_path()
         kind = "given" if args.model else "bundled"
@@ -141,7 +176,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"warning: the scan finished {scanned} of {len(files)} files", file=sys.stderr)
             rates[f"scan_folder on {backend} (batch {args.batch_size}, {args.workers} workers, CSV)"] = (len(files), scan_s)
             rates[f"ceiling on {backend} (infer, batch 32, no decoding)"] = (len(files), ceiling(screener, files))
+            if backend == "onnx" and args.processes:
+                secs, scanned = scan(screener, args.data, args.batch_size, args.workers, Path(tmp) / "processes.csv",
+                                     args.processes)
+                rates[f"scan --workers {args.processes} on onnx (decode processes, spawn included)"] = (scanned, secs)
             del screener
+        if "onnx" in args.backends and args.dask_workers:
+            startup, secs, loads, scanned = dask_scan(model_path, args.data, args.batch_size, args.dask_workers,
+                                                      Path(tmp) / "dask.csv")
+            rates[f"scan --dask local:{args.dask_workers} on onnx (workers ready)"] = (scanned, secs)
+            notes.append(f"--dask local:{args.dask_workers}: cluster start and model loads {startup:.2f} s; model load "
+                         f"per worker {', '.join(f'{t:.2f}' for t in loads)} s")
         seed_files = files[: args.seed_limit] if args.seed_limit else files
         seed_rate = len(seed_files) / seed_style(model_path, seed_files)
 
@@ -151,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{seed_rate:>8.1f} {1.0:>7.1f}")
     for name, (count, secs) in rates.items():
         print(f"{name:<60} {count:>6} {secs:>8.2f} {count / secs:>8.1f} {count / secs / seed_rate:>7.1f}")
+    for note in notes:
+        print(note)
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0
 

@@ -115,3 +115,31 @@ def test_unreachable_scheduler_and_bad_addresses_exit_2(small_onnx_model: Path, 
         assert code == 2 and reason in _one_line(capsys.readouterr().err) and not out.exists()
     code = main(["scan", str(sample_folder), "--out", str(out), "--dask", "local:2", "--workers", "2"])
     assert code == 2 and "--workers" in _one_line(capsys.readouterr().err) and not out.exists()
+
+
+def test_ctrl_c_stops_a_local_cluster_scan_cleanly(small_onnx_model: Path, sample_folder: Path, tmp_path: Path) -> None:
+    """Ctrl-C reaches the terminal's whole process group: the client stops, the workers print nothing, the
+    CSV keeps every finished row, and --resume completes it."""
+    import subprocess
+    import sys
+
+    images = sorted(sample_folder.glob("*.jpeg"))
+    for i in range(12, 200):
+        (sample_folder / f"{i:03d}_copy.jpeg").write_bytes(images[i % len(images)].read_bytes())
+    out = tmp_path / "out.csv"
+    command = [sys.executable, "-m", "app.cli", "scan", str(sample_folder), "--out", str(out), "--dask", "local:2",
+               "--batch-size", "1", "--model", str(small_onnx_model)]
+    scan = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert scan.stderr is not None
+    progress = b""
+    while b" images " not in progress:  # the first progress line: the workers are busy
+        progress += scan.stderr.read1(256) or b"(eof)"
+        assert b"(eof)" not in progress, progress
+    os.killpg(scan.pid, signal.SIGINT)
+    err = (progress + scan.stderr.read()).decode()
+    assert scan.wait(timeout=60) == 130 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "Run again with --resume" in err
+    finished = out.read_text(encoding="utf-8").count("\n") - 1
+    assert 0 < finished < 201
+    assert main(command[3:] + ["--resume"]) == 1 and out.read_text(encoding="utf-8").count("\n") == 202

@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ CONNECT_TIMEOUT = "10s"  # a scheduler address with a typo should not keep the u
 WORKERS_TIMEOUT = 30.0  # seconds to wait for a scheduler without workers to get one
 RETRIES = 2  # a chunk whose task raised is run again; a chunk whose worker died is re-run by the scheduler
 MAX_LOCAL_WORKERS = 256
+QUIET = logging.CRITICAL + 1  # the scheduler logs a client that leaves mid-scan (Ctrl-C) as CRITICAL: it is not
 _LOCAL = re.compile(r"^local:(\d+)$")
 
 
@@ -127,9 +130,10 @@ def connect(target: DaskTarget) -> Iterator[Client]:
     try:
         if target.local_workers:
             # Loopback only, and its HTTP endpoint on a free port (8787 may be another cluster's).
-            cluster = LocalCluster(n_workers=target.local_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   silence_logs=logging.CRITICAL,
-                                   scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+            with _children_ignore_ctrl_c():
+                cluster = LocalCluster(n_workers=target.local_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       silence_logs=QUIET,
+                                       scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
             client = Client(cluster)
         else:
             client = Client(target.address, timeout=CONNECT_TIMEOUT)
@@ -138,13 +142,27 @@ def connect(target: DaskTarget) -> Iterator[Client]:
             cluster.close()
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise PneumoScanError(f"Cannot reach the Dask scheduler at {target} ({reason}); start it, or check --dask.") from None
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)  # a lost worker is handled, not the user's business
+    logging.getLogger("distributed").setLevel(QUIET)  # a lost worker is handled, not the user's business
     try:
         yield client
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@contextlib.contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """Worker processes started meanwhile inherit SIGINT ignored: a terminal's Ctrl-C reaches the whole process
+    group, and it is the client's to handle (it stops the cluster), not a traceback from every worker."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def prepare_workers(client: Client, spec: ModelSpec) -> dict[str, float]:
