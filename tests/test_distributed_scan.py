@@ -16,6 +16,7 @@ distributed = pytest.importorskip("distributed")
 
 from app.cli import main  # noqa: E402
 from app.core import distributed as dask_scan  # noqa: E402
+from app.core.errors import ModelError  # noqa: E402
 from app.core.model_card import read_card  # noqa: E402
 from app.core.scan import ScanRequest, scan_folder  # noqa: E402
 from app.core.screening import Screener  # noqa: E402
@@ -100,6 +101,15 @@ def test_a_worker_with_another_model_is_refused_before_anything_is_written(
     line = _one_line(capsys.readouterr().err)
     assert code == 2 and "has model" in line and "0.0.0-test" in line and not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["xrays"]
+
+
+def test_a_worker_without_the_model_is_refused(cluster: str, small_onnx_model: Path) -> None:
+    """--model names a path the workers cannot see: the scan stops at the plugin, with the worker's own reason."""
+    card = read_card(small_onnx_model)
+    spec = dask_scan.ModelSpec(str(small_onnx_model.parent / "elsewhere" / small_onnx_model.name), None, card.version,
+                               card.sha256)
+    with dask_scan.connect(dask_scan.DaskTarget(cluster)) as client, pytest.raises(ModelError, match="cannot load the model"):
+        dask_scan.prepare_workers(client, spec)
 
 
 def test_unreachable_scheduler_and_bad_addresses_exit_2(small_onnx_model: Path, sample_folder: Path, tmp_path: Path,
