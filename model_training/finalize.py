@@ -14,6 +14,7 @@ import logging
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -22,13 +23,14 @@ from app.core.classifier import Classifier
 from app.core.model_card import ModelCard, sha256_of
 from app.core.preprocessing import PreprocessConfig
 from app.core.resources import MODEL_FILE
-from model_training.architecture import FEATURE_LAYER, TARGET_LAYER
+from model_training.architecture import FEATURE_LAYER, LOGIT_LAYER, TARGET_LAYER
 from model_training.calibration import (
     SHIFTED_THRESHOLD_RULE,
     THRESHOLD_RULE,
     choose_threshold,
     choose_threshold_under_shift,
     expected_calibration_error,
+    fit_platt,
     fit_temperature,
     sigmoid,
 )
@@ -43,6 +45,15 @@ from model_training.shifts import stress_conditions
 from model_training.stress import condition_logits, condition_metrics, decode_all, summarise, write_report
 
 log = logging.getLogger(__name__)
+
+
+class Calibration(NamedTuple):
+    temperature: float
+    offset: float  # added to the logit before the temperature; folded into the final layer's bias
+    threshold: float
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        return sigmoid((logits + self.offset) / self.temperature)
 DOMAIN_FILE = "domain_stats.npz"
 TRAINING_DATA = (
     "Kermany, Zhang & Goldbaum (2018) pediatric chest X-rays (children aged 1-5, Guangzhou Women and Children's "
@@ -111,16 +122,25 @@ def fitted_temperature(y: np.ndarray, logits: np.ndarray) -> float:
     return temperature
 
 
-def calibrations(y: np.ndarray, clean: np.ndarray, per_condition: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
-    """(temperature, threshold) fitted on clean validation alone, and on clean + shifted validation pooled."""
+def calibrations(y: np.ndarray, clean: np.ndarray, per_condition: dict[str, np.ndarray]) -> dict[str, Calibration]:
+    """`clean`: 1.0.0's temperature and threshold from clean validation alone. `shifted`: temperature and
+    logit offset fitted on clean + shifted validation pooled, threshold by the rule under shift."""
     t_clean = fitted_temperature(y, clean)
     pooled_y = np.concatenate([y] * len(per_condition))
     pooled = np.concatenate(list(per_condition.values()))
-    t_shift = fitted_temperature(pooled_y, pooled)
+    t_shift, offset = fit_platt(pooled_y, pooled)
     return {
-        "clean": (t_clean, choose_threshold(y, sigmoid(clean / t_clean))),
-        "shifted": (t_shift, choose_threshold_under_shift(y, sigmoid(clean / t_shift), pooled_y, sigmoid(pooled / t_shift))),
+        "clean": Calibration(t_clean, 0.0, choose_threshold(y, sigmoid(clean / t_clean))),
+        "shifted": Calibration(t_shift, offset, choose_threshold_under_shift(
+            y, sigmoid((clean + offset) / t_shift), pooled_y, sigmoid((pooled + offset) / t_shift))),
     }
+
+
+def fold_offset(model: keras.Model, offset: float) -> None:
+    """Add the calibration offset to the logit layer's bias: the saved model then gives calibrated logits."""
+    layer = model.get_layer(LOGIT_LAYER)
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel, bias + np.float32(offset)])
 
 
 def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, train: list[Sample], val: list[Sample],
@@ -135,10 +155,22 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
     np.savez_compressed(out / "stress_logits_val.npz", y=y_val, **per_condition)  # to study other rules offline
 
     choices = calibrations(y_val, val_logits, per_condition)
-    temperature, threshold = choices[config.calibrate]
+    alternatives = {  # what either calibration choice gives on the same logits (docs/training.md's ablation)
+        name: {"temperature": c.temperature, "offset": c.offset, "threshold": c.threshold,
+               "clean": compute_metrics(y_val, c.probabilities(val_logits), c.threshold),
+               "stress": summarise({k: condition_metrics(y_val, v + c.offset, c.temperature, c.threshold)
+                                    for k, v in per_condition.items()})}
+        for name, c in choices.items()
+    }
+    ece_before = expected_calibration_error(y_val, sigmoid(val_logits))
+    temperature, offset, threshold = choices[config.calibrate]
+    fold_offset(model, offset)
+    val_logits = val_logits + offset
+    per_condition = {name: logits + offset for name, logits in per_condition.items()}
     probabilities = sigmoid(val_logits / temperature)
     metrics = compute_metrics(y_val, probabilities, threshold)
-    metrics["ece_before_calibration"] = expected_calibration_error(y_val, sigmoid(val_logits))
+    metrics["ece_before_calibration"] = ece_before
+    metrics["logit_offset"] = offset  # already in the saved model's final bias
     stress = {name: condition_metrics(y_val, logits, temperature, threshold) for name, logits in per_condition.items()}
     robustness = summarise(stress)
     log.info("temperature %.3f, threshold %.4f (%s calibration); clean ECE %.4f; "
@@ -146,11 +178,6 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
              metrics["ece"], robustness["worst_shift_specificity"], robustness["worst_shift"],
              robustness["mean_ece_over_shifts"])
 
-    alternatives = {  # what either calibration choice gives on the same logits (docs/training.md's ablation)
-        name: {"temperature": t, "threshold": th, "clean": compute_metrics(y_val, sigmoid(val_logits / t), th),
-               "stress": summarise({k: condition_metrics(y_val, v, t, th) for k, v in per_condition.items()})}
-        for name, (t, th) in choices.items()
-    }
     gate, val_scores = fit_domain_gate(train_features, val_features)
     gate.save(out / DOMAIN_FILE)
     metrics["in_domain_share"] = float(np.mean(gate.in_domain(val_scores)))

@@ -104,3 +104,16 @@ def test_threshold_under_shift_keeps_clean_sensitivity_and_balances_the_shifted_
     assert (clean[y == 1] >= threshold).mean() >= 0.95  # the clean sensitivity floor holds
     assert threshold > choose_threshold(y, clean)  # moved up to where the shifted normals fall below it
     assert (shifted[y == 0] < threshold).mean() > 0.8
+
+
+def test_platt_scaling_recovers_a_temperature_and_an_offset() -> None:
+    from model_training.calibration import fit_platt
+
+    rng = np.random.default_rng(1)
+    true_logits = rng.normal(0, 3, 20000)
+    y = (rng.random(20000) < sigmoid(true_logits)).astype(int)
+    observed = 2.0 * true_logits - 1.5  # over-confident and shifted towards NORMAL, as class weights do
+    temperature, offset = fit_platt(y, observed)
+    assert temperature == pytest.approx(2.0, rel=0.05) and offset == pytest.approx(1.5, abs=0.15)
+    assert expected_calibration_error(y, sigmoid((observed + offset) / temperature)) < 0.01
+    assert expected_calibration_error(y, sigmoid(observed / fit_temperature(y, observed))) > 0.03  # T alone cannot
