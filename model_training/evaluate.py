@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,9 @@ def score(screener: Screener, paths: list[str]) -> tuple[list[tuple[str, float, 
             errors[path] = str(exc)
         if len(pending) == BATCH:
             flush()
-        print(f"\r{done}/{len(paths)} images", end="", flush=True)
+        print(f"\r{done}/{len(paths)} images", end="", flush=True, file=sys.stderr)
     flush()
-    print()
+    print(file=sys.stderr)
     return rows, errors
 
 

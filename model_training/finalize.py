@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
@@ -147,6 +148,7 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
              preprocessing: PreprocessConfig) -> Path:
     """Write `<out>/pneumoscan_mobilenetv2.keras` with its card, domain statistics, stress report and plots."""
     out: Path = config.out
+    started = time.monotonic()
     classifier = Classifier(model, TARGET_LAYER, FEATURE_LAYER)
     y_val = np.array([s.label for s in val])
     val_logits, val_features = logits_and_features(classifier, val, preprocessing)
@@ -226,7 +228,7 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
         recipe=config.recipe(),
         robustness={k: v for k, v in robustness.items() if k != "clean"} | {"file": "stress.json"},
         git_commit=git_commit(),
-        phase_times_s=dict(state.data.get("phase_times_s", {})),
+        phase_times_s=dict(state.data.get("phase_times_s", {})) | {"finalize": round(time.monotonic() - started, 1)},
     )
     card.save(out)
     log.info("validation: %s", {k: v for k, v in metrics.items() if k != "confusion_matrix"})

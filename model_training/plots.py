@@ -136,7 +136,7 @@ def stress_plot(report: dict[str, Any], path: Path, title: str, baseline: dict[s
     axes[1].legend(fontsize=8, loc="upper left")
     axes[1].set_xticks(x, names, rotation=60, ha="right", fontsize=8)
     summary = report["summary"]
-    fig.suptitle(f"Stress test on {report['n']} validation images at threshold {report['threshold']:.3f}: worst-shift "
+    fig.suptitle(f"Stress test of {title} on {report['n']} validation images at threshold {report['threshold']:.3f}: worst-shift "
                  f"specificity {summary['worst_shift_specificity']:.3f} ({summary['worst_shift']}), "
                  f"mean ECE {summary['mean_ece_over_shifts']:.3f}", fontsize=10)
     return _save(fig, path)

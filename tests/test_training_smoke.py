@@ -70,7 +70,7 @@ def test_card_records_version_recipe_commit_times_robustness_and_gradcam_scale(t
     assert card.recipe["augment"] == "xray" and card.recipe["swa_epochs"] == 2 and card.recipe["epochs_finetune"] == 2
     assert "data" not in card.recipe and "out" not in card.recipe
     assert len(card.git_commit) >= 7 or card.git_commit == "unknown"
-    assert set(card.phase_times_s) == {"frozen", "finetune"} and all(t > 0 for t in card.phase_times_s.values())
+    assert set(card.phase_times_s) == {"frozen", "finetune", "finalize"} and all(t > 0 for t in card.phase_times_s.values())
     assert card.gradcam_reference is not None and card.gradcam_reference > 0
     stress = json.loads((out / "stress.json").read_text())
     assert card.robustness["worst_shift_specificity"] == stress["summary"]["worst_shift_specificity"]
