@@ -281,6 +281,8 @@ class PredictionPanel(QWidget):
         self.model_input_label.show()
         predicted = " (the predicted class)" if self.explained_class == PREDICTED else ""
         note = f"Explaining {explanation.explained_class}{predicted}. "
+        if explanation.explained_class == NEGATIVE:  # warm colours on a film read as a finding unless told
+            note += "Colours mark evidence for a normal film, not a finding. "
         if explanation.empty:
             note += "No region supports this class: the map is empty."
         else:

@@ -279,6 +279,7 @@ def test_gradcam_toggle_and_opacity_change_the_pixels(window, qtbot) -> None:  #
     coloured = displayed(window)
     assert not np.array_equal(coloured, gray)
     assert "PNEUMONIA" in window.panel.gradcam_note.text()
+    assert "not a finding" not in window.panel.gradcam_note.text()
     with qtbot.waitSignal(window.view_updated, timeout=TIMEOUT):
         window.panel.set_opacity(0.9)
     stronger = displayed(window)
@@ -287,6 +288,8 @@ def test_gradcam_toggle_and_opacity_change_the_pixels(window, qtbot) -> None:  #
         window.panel.set_explained_class("NORMAL")
     assert window.explanation.explained_class == "NORMAL"
     assert "NORMAL" in window.panel.gradcam_note.text()
+    # a NORMAL map's warm colours must not read as a finding
+    assert "evidence for a normal film, not a finding" in window.panel.gradcam_note.text()
 
 
 def test_shown_blend_is_the_engines_overlay(window, qtbot) -> None:  # noqa: ANN001
