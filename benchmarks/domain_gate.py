@@ -46,7 +46,7 @@ def main() -> None:
     gate, screener.gate = screener.gate, None
     without_gate = median_ms(lambda: screener.predict_prepared([prepared]))
     screener.gate = gate
-    _, features = screener.classifier.infer(prepared.tensor[None])
+    _, features = screener.backend.infer(prepared.tensor[None])
     score_only = median_ms(lambda: gate.score(features), 200)
     print(f"prediction of one preprocessed image, median of 30: {without_gate:.2f} ms without the gate, "
           f"{with_gate:.2f} ms with it; the Mahalanobis score alone: {score_only:.3f} ms")

@@ -47,10 +47,11 @@ def test_gui_predict_and_scan_give_one_probability(make_window, qtbot, large_jpe
                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
     full, model_copy = load_image(large_jpeg), load_model_image(large_jpeg, real_screener.card.input_size)
     assert model_copy.pixels.shape[0] < full.pixels.shape[0]  # the case that matters: a reduced decode
-    full_decode = real_screener.predict(full).probability
+    full_decode = real_screener.predict(full).logit  # unrounded: a confident model rounds both to 0.000000
 
     window = make_window(screener=real_screener)
-    shown = open_and_wait(qtbot, window, large_jpeg).probability
+    result = open_and_wait(qtbot, window, large_jpeg)
+    shown = result.probability
     assert window.image.pixels.shape == full.pixels.shape  # the viewer keeps the full-size image
     assert window.explanation.heatmap.shape == full.pixels.shape
 
@@ -63,4 +64,5 @@ def test_gui_predict_and_scan_give_one_probability(make_window, qtbot, large_jpe
         scanned = [float(row["probability"]) for row in csv.DictReader(handle)]
 
     assert scanned == [predicted] and shown == predicted == real_screener.predict_file(large_jpeg).probability
-    assert shown != full_decode  # so the GUI did not score the viewer's full decode
+    assert result.logit == pytest.approx(real_screener.predict(model_copy).logit, abs=1e-6)
+    assert result.logit != pytest.approx(full_decode, abs=1e-6)  # so the GUI did not score the viewer's full decode
