@@ -193,7 +193,7 @@ def _check_inputs(paths: list[Path]) -> None:
 
 def _predict(args: argparse.Namespace) -> int:
     from app.core.image_io import load_model_image
-    from app.core.scan import ScanRow
+    from app.core.scan_row import ScanRow
 
     _check_inputs(args.images)
     screener = _open_screener(args.model, args.backend)
@@ -265,7 +265,8 @@ def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.Sca
     """The request, checked in full (paths, existing CSV, a resumed CSV's rows) without loading the model."""
     from app.core.model_card import read_card
     from app.core.resources import default_model_path
-    from app.core.scan import ScanRequest, list_images
+    from app.core.scan import ScanRequest
+    from app.core.scan_listing import list_images
     from app.core.shards import Shard
 
     if args.dask is not None and args.workers:

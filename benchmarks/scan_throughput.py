@@ -44,7 +44,8 @@ sys.path.insert(0, str(REPO))
 
 from app.core.image_io import load_image  # noqa: E402
 from app.core.resources import default_model_path  # noqa: E402
-from app.core.scan import ScanRequest, list_images, scan_folder  # noqa: E402
+from app.core.scan import ScanRequest, scan_folder  # noqa: E402
+from app.core.scan_listing import list_images  # noqa: E402
 
 DEFAULT_DATA = Path(os.environ.get("PNEUMOSCAN_SHARED", REPO.parent / "shared")) / "data" / "originals"
 

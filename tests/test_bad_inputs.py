@@ -18,7 +18,8 @@ import pytest
 from PIL import Image
 
 from app.core.outputs import csv_unescape
-from app.core.scan import CSV_COLUMNS, scan_folder
+from app.core.scan import scan_folder
+from app.core.scan_row import CSV_COLUMNS
 from tests.test_image_io import (
     eight_bit_lut,
     encode,

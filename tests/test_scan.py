@@ -14,7 +14,10 @@ import pytest
 from PIL import Image
 
 from app.core.errors import PneumoScanError
-from app.core.scan import CSV_COLUMNS, ScanRow, list_images, read_done, scan_folder
+from app.core.scan import scan_folder
+from app.core.scan_csv import read_done
+from app.core.scan_listing import list_images
+from app.core.scan_row import CSV_COLUMNS, ScanRow
 from tests.test_image_io import encode, xray_like
 
 REQUIRED_COLUMNS = ("path", "status", "probability", "prediction", "threshold", "model_version", "error")
@@ -369,7 +372,7 @@ def test_unreadable_sub_folder_gets_an_error_row(test_screener, folder: Path, tm
             raise PermissionError(13, "Permission denied")
         return real(path)
 
-    monkeypatch.setattr("app.core.scan.os.scandir", scandir)
+    monkeypatch.setattr("app.core.scan_listing.os.scandir", scandir)
     _scan(test_screener, folder, tmp_path / "out.csv", recursive=True)
     rows = {row["path"]: row for row in _read(tmp_path / "out.csv")}
     assert rows["locked"]["status"] == "error" and rows["locked"]["error"] == (

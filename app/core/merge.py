@@ -16,8 +16,9 @@ from pathlib import Path
 
 from app.core.errors import OutputError, PneumoScanError
 from app.core.outputs import check_writable, refuse_inputs, temp_beside
-from app.core.scan import (BOM, CSV_COLUMNS, CSV_ENCODING, CSV_ERRORS, Results, is_results_file, list_entries,
-                           read_results)
+from app.core.scan_csv import BOM, CSV_ENCODING, CSV_ERRORS, Results, is_results_file, read_results
+from app.core.scan_listing import list_entries
+from app.core.scan_row import CSV_COLUMNS
 
 ADVICE = "merge only the parts that `scan --shard` wrote."
 

@@ -36,7 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.scan import DEFAULT_BATCH_SIZE, ScanRequest, ScanRow, ScanUpdate, default_scan_csv
+from app.core.scan import DEFAULT_BATCH_SIZE, ScanRequest, default_scan_csv
+from app.core.scan_loop import ScanUpdate
+from app.core.scan_row import ScanRow
 from app.core.screening import OUT_OF_DOMAIN, POSITIVE
 from app.ui.engine import Engine, ScanEnd, ScanJob
 from app.ui.imaging import BADGE_STYLES

@@ -1,0 +1,118 @@
+"""One scanned file as a record: the CSV row (every text cell escaped against formula injection), the
+`predict --json` line, and the checks that tell a row a scan wrote from a damaged one (for `resume`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.errors import describe_error
+from app.core.outputs import csv_escape, csv_unescape
+from app.core.screening import NEGATIVE, OUT_OF_DOMAIN, POSITIVE, PROBABILITY_DIGITS, Prediction
+
+CSV_COLUMNS = ("path", "status", "probability", "prediction", "threshold", "model_version", "model_sha256",
+               "in_domain", "domain_score", "warning", "error")
+TEXT_COLUMNS = ("path", "status", "prediction", "model_version", "model_sha256", "warning", "error")
+SHA_DIGITS = 12  # of the model file's sha256 written in every row: enough to tell two models apart
+WARNING_SEPARATOR = " | "
+
+
+@dataclass(frozen=True)
+class ScanRow:
+    path: str  # relative to the scanned folder, with forward slashes
+    status: str  # "ok", "warning" or "error"
+    probability: float | None = None
+    prediction: str = ""
+    threshold: float | None = None
+    model_version: str = ""
+    in_domain: bool | None = None
+    domain_score: float | None = None
+    warning: str = ""
+    error: str = ""
+    model_sha256: str = ""  # the first SHA_DIGITS hex digits of the model file's sha256
+
+    @classmethod
+    def from_prediction(cls, path: str, prediction: Prediction, model_sha256: str = "") -> ScanRow:
+        """The one mapping of a prediction to a record (CSV row, `predict --json` line)."""
+        return cls(
+            path=path, status=prediction.status, probability=prediction.probability, prediction=prediction.label,
+            threshold=prediction.threshold, model_version=prediction.model_version,
+            in_domain=prediction.in_domain if prediction.domain_score is not None else None,
+            domain_score=prediction.domain_score, warning=WARNING_SEPARATOR.join(prediction.warnings),
+            model_sha256=model_sha256[:SHA_DIGITS],
+        )
+
+    @classmethod
+    def from_error(cls, path: str, exc: BaseException) -> ScanRow:
+        return cls(path=path, status="error", error=" ".join(describe_error(exc).split()))  # one line per row
+
+    @property
+    def display_label(self) -> str:
+        """What a reader should see: the label, unless the image is not what the model knows."""
+        return OUT_OF_DOMAIN if self.in_domain is False else self.prediction
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.warning.split(WARNING_SEPARATOR) if self.warning else []
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as `predict --json` prints it (numbers as numbers, warnings as a list)."""
+        if self.status == "error":
+            return {"path": self.path, "status": "error", "error": self.error}
+        return {"path": self.path, "status": self.status, "probability": self.probability, "prediction": self.prediction,
+                "threshold": self.threshold, "in_domain": self.in_domain, "domain_score": self.domain_score,
+                "warnings": self.warnings, "model_version": self.model_version, "model_sha256": self.model_sha256}
+
+    def to_csv(self) -> dict[str, str]:
+        """The CSV cells, every text cell escaped against formula injection (`outputs.csv_escape`)."""
+        def fmt(value: float | None, digits: int) -> str:
+            return "" if value is None else f"{value:.{digits}f}"
+
+        cells = {
+            "path": self.path, "status": self.status, "probability": fmt(self.probability, PROBABILITY_DIGITS),
+            "prediction": self.prediction, "threshold": fmt(self.threshold, PROBABILITY_DIGITS),
+            "model_version": self.model_version, "model_sha256": self.model_sha256,
+            "in_domain": "" if self.in_domain is None else str(self.in_domain).lower(),
+            "domain_score": fmt(self.domain_score, 3), "warning": self.warning, "error": self.error,
+        }
+        return {key: csv_escape(value) if key in TEXT_COLUMNS else value for key, value in cells.items()}
+
+    @classmethod
+    def from_csv(cls, row: dict[str, str]) -> ScanRow:
+        """The inverse of `to_csv` (numbers as written, to 6 decimals); `ValueError` when a cell is malformed."""
+        text = {key: csv_unescape(row[key]) if key in TEXT_COLUMNS else row[key] for key in CSV_COLUMNS}
+
+        def number(cell: str) -> float | None:
+            value = float(cell) if cell else None
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"not a finite number: {cell}")
+            return value
+
+        if text["in_domain"] not in ("true", "false", ""):
+            raise ValueError(f"in_domain {text['in_domain']!r}")
+        return cls(
+            path=text["path"], status=text["status"], probability=number(text["probability"]),
+            prediction=text["prediction"], threshold=number(text["threshold"]), model_version=text["model_version"],
+            in_domain={"true": True, "false": False}.get(text["in_domain"]), domain_score=number(text["domain_score"]),
+            warning=text["warning"], error=text["error"], model_sha256=text["model_sha256"],
+        )
+
+    def problem(self) -> str:
+        """Why this row cannot have been written by a scan ("" when it is well-formed)."""
+        if not self.path:
+            return "no path"
+        if self.status == "error":
+            return "" if self.error and self.probability is None and not self.prediction else "an incomplete error row"
+        if self.status not in ("ok", "warning"):
+            return f"status {self.status!r}"
+        if self.probability is None or self.threshold is None or not 0 <= self.probability <= 1:
+            return "no probability in [0, 1] or no threshold"
+        if self.prediction != (POSITIVE if self.probability >= self.threshold else NEGATIVE):
+            return f"prediction {self.prediction!r} does not follow from its probability and threshold"
+        if (self.status == "warning") != bool(self.warning) or self.error:
+            return "status, warning and error disagree"
+        if not self.model_version or not self.model_sha256:
+            return "no model version or sha256"
+        return ""
