@@ -1,7 +1,7 @@
 """The main window's commands: QActions with shortcuts, tips and icons, and the menus and toolbar.
 
 Kept apart from the window's behaviour so that every command, its key and where it shows is in one
-place; the slots are the window's (or the viewer's) own methods.
+place; the slots are the window's (or its viewer's and view controls') own methods.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class WindowCommands:
     """Every command of the main window, built once and shown in the menus and the toolbar."""
 
     def __init__(self, window: MainWindow) -> None:
-        w, viewer = window, window.viewer
+        w, viewer, view = window, window.viewer, window.view_controls
         self.open = make_action(w, "&Open\u2026", w.choose_files, [QKeySequence.StandardKey.Open],
                                 "Open one or more X-ray images", SP.SP_DialogOpenButton)
         self.scan = make_action(w, "Open &Folder to Scan\u2026", w.choose_scan_folder, ["Ctrl+Shift+O"],
@@ -69,20 +69,20 @@ class WindowCommands:
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             w.removeAction(action)
             viewer.addAction(action)
-        self.clahe = make_action(w, "&CLAHE Contrast (view only)", w.set_view_clahe, ["Ctrl+E"],
+        self.clahe = make_action(w, "&CLAHE Contrast (view only)", view.set_clahe, ["Ctrl+E"],
                                  "Show the image with CLAHE contrast enhancement; the prediction is unchanged",
                                  checkable=True)
-        self.invert = make_action(w, "&Invert Grey Values", w.set_invert, ["Ctrl+I"],
+        self.invert = make_action(w, "&Invert Grey Values", view.set_invert, ["Ctrl+I"],
                                   "Show bone dark and air bright; the prediction is unchanged", checkable=True)
-        self.reset_levels = make_action(w, "&Reset Window/Level", w.reset_levels, ["Ctrl+R"],
+        self.reset_levels = make_action(w, "&Reset Window/Level", view.reset_levels, ["Ctrl+R"],
                                         "Full grey range, not inverted (right-drag on the image changes window/level)")
-        self.presets = [make_action(w, name, lambda _c=False, n=name: w.apply_preset(n), [],
+        self.presets = [make_action(w, name, lambda _c=False, n=name: view.apply_preset(n), [],
                                     f"Window {width:.0f}, level {level:.0f}")
                         for name, (width, level) in PRESETS.items()]
-        self.gradcam = make_action(w, "&Grad-CAM Heat Map", w.set_gradcam, ["Ctrl+G"],
+        self.gradcam = make_action(w, "&Grad-CAM Heat Map", view.set_gradcam, ["Ctrl+G"],
                                    "Show where the evidence for the explained class lies", checkable=True)
-        self.more_opaque = make_action(w, "Heat Map &More Opaque", lambda: w.step_opacity(+0.1), ["]"])
-        self.less_opaque = make_action(w, "Heat Map &Less Opaque", lambda: w.step_opacity(-0.1), ["["])
+        self.more_opaque = make_action(w, "Heat Map &More Opaque", lambda: view.step_opacity(+0.1), ["]"])
+        self.less_opaque = make_action(w, "Heat Map &Less Opaque", lambda: view.step_opacity(-0.1), ["["])
         self.explain_group = QActionGroup(w)
         self.explain_choices: dict[str, QAction] = {}
         for key, (text, data) in zip(("Alt+1", "Alt+2", "Alt+3"), EXPLAIN_CHOICES):

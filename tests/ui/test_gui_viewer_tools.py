@@ -29,17 +29,17 @@ def test_right_drag_changes_window_level_and_invert_and_reset_restore(window, qt
         qtbot.mousePress(viewport, Qt.MouseButton.RightButton, pos=start)
         qtbot.mouseMove(viewport, start + QPoint(-100, 30))
         qtbot.mouseRelease(viewport, Qt.MouseButton.RightButton, pos=start + QPoint(-100, 30))
-    assert window.levels.window < 256 and window.levels.level > 127.5
+    assert window.view_controls.levels.window < 256 and window.view_controls.levels.level > 127.5
     shown = displayed(window)[:, :, 0]
-    assert np.array_equal(shown, window.levels.apply(gray))  # narrower window, more contrast
+    assert np.array_equal(shown, window.view_controls.levels.apply(gray))  # narrower window, more contrast
     assert shown.std() > gray.std()
 
     window.commands.invert.trigger()  # Ctrl+I
-    qtbot.waitUntil(lambda: np.array_equal(displayed(window)[:, :, 0], window.levels.apply(gray)), timeout=5_000)
-    assert window.levels.invert and window.levels.window < 256  # inverted, the window kept
+    qtbot.waitUntil(lambda: np.array_equal(displayed(window)[:, :, 0], window.view_controls.levels.apply(gray)), timeout=5_000)
+    assert window.view_controls.levels.invert and window.view_controls.levels.window < 256  # inverted, the window kept
     window.commands.reset_levels.trigger()  # Ctrl+R: full range, not inverted
     qtbot.waitUntil(lambda: np.array_equal(displayed(window)[:, :, 0], gray), timeout=5_000)
-    assert window.levels == Levels() and not window.commands.invert.isChecked()
+    assert window.view_controls.levels == Levels() and not window.commands.invert.isChecked()
 
     window.commands.invert.trigger()
     qtbot.waitUntil(lambda: np.array_equal(displayed(window)[:, :, 0], 255 - gray), timeout=5_000)

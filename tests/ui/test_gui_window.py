@@ -47,13 +47,13 @@ def test_window_appears_before_the_model_is_ready(make_window, test_model_path: 
     window = make_window(model_path=test_model_path, wait=False)
     assert window.isVisible()
     assert not window.engine.ready
-    assert "Loading model" in window.model_status.text()
+    assert "Loading model" in window.status_bar.model_status.text()
     assert not window.viewer.has_image()  # the hint "Drop an X-ray here or press Ctrl+O" is painted
     window.open_paths([NORMAL_SAMPLE])  # asked before the model is ready: shown now, predicted later
     qtbot.waitUntil(lambda: window.viewer.has_image(), timeout=TIMEOUT)
     qtbot.waitUntil(lambda: window.prediction is not None, timeout=60_000)
     assert window.engine.ready
-    assert "ready" in window.model_status.text()
+    assert "ready" in window.status_bar.model_status.text()
 
 
 def test_open_shows_probability_at_full_resolution(window, qtbot) -> None:  # noqa: ANN001
@@ -68,7 +68,7 @@ def test_open_shows_probability_at_full_resolution(window, qtbot) -> None:  # no
     image = window.viewer.image
     assert (image.width(), image.height()) == (window.image.width, window.image.height)  # not the 224 px input
     assert window.image.width > 224
-    assert not window.busy and not window.busy_bar.isVisible()
+    assert not window.busy and not window.status_bar.busy_bar.isVisible()
 
 
 def test_drop_several_files_and_step_through_them(window, qtbot) -> None:  # noqa: ANN001
@@ -329,7 +329,7 @@ def test_zoom_fit_and_actual_size(window, qtbot) -> None:  # noqa: ANN001
     assert abs(after.x() - under_cursor.x()) < 3 and abs(after.y() - under_cursor.y()) < 3
     window.commands.actual.trigger()
     assert window.viewer.zoom() == pytest.approx(1.0)
-    assert window.zoom_label.text() == "Zoom 100 %"
+    assert window.status_bar.zoom_label.text() == "Zoom 100 %"
     window.commands.fit.trigger()
     assert window.viewer.zoom() == pytest.approx(fitted)
 
@@ -386,7 +386,7 @@ def test_open_recent_lists_the_last_files_across_a_restart(make_window, test_scr
 def test_missing_model_is_reported_and_images_still_open(make_window, tmp_path: Path, qtbot) -> None:  # noqa: ANN001
     window = make_window(model_path=tmp_path / "missing.keras")
     assert window.engine.error and "Model file not found" in window.engine.error
-    assert window.model_status.text() == "Model unavailable"
+    assert window.status_bar.model_status.text() == "Model unavailable"
     with qtbot.waitSignal(window.image_shown, timeout=TIMEOUT):
         window.open_paths([NORMAL_SAMPLE])
     assert window.viewer.has_image()

@@ -1,0 +1,135 @@
+"""The view toggles of the main window: CLAHE, window/level, the Grad-CAM heat map and its opacity.
+
+They change what the viewer shows, never the prediction: the image's ready layers and the explanation's
+heat map are composed here (window/level is the one thing computed on the spot), and each toggle is
+remembered in the settings under `view/`. The actions that drive them are built by `WindowCommands`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QImage
+
+from app.ui.imaging import gray_to_qimage
+from app.ui.levels import PRESETS, Levels
+from app.ui.panel import PREDICTED
+
+if TYPE_CHECKING:
+    from app.ui.window import MainWindow
+
+
+def gray_pixels(image: QImage) -> np.ndarray:
+    """A Grayscale8 QImage's pixels as an (H, W) array (a copy, so the image may go)."""
+    width, height, stride = image.width(), image.height(), image.bytesPerLine()
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes()).reshape(height, stride)
+    return data[:, :width].copy()
+
+
+class ViewControls(QObject):
+    """The toggles' state and slots; `refresh` shows the window's layers (`views`, `heat`) as they ask."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.levels = Levels()
+        self._levelled: tuple[tuple[int, Levels], QImage] | None = None  # (layer key, levels) -> shown layer
+        self._levels_pending = False
+        self.heat_held = False  # Grad-CAM is ticked but kept off for a result that needs caution
+
+    def restore(self) -> None:
+        """The toggles as the settings left them (each toggle's slot stores it again)."""
+        w, s = self.window, self.window.settings
+        w.panel.set_opacity(s.value("view/opacity", 0.4, type=float))
+        w.panel.set_explained_class(s.value("view/explain", PREDICTED, type=str))
+        w.commands.show_explained_class(w.panel.explained_class)
+        w.commands.clahe.setChecked(s.value("view/clahe", False, type=bool))
+        w.commands.gradcam.setChecked(s.value("view/gradcam", True, type=bool))
+        w.panel.set_view_clahe(w.commands.clahe.isChecked())
+
+    def save(self) -> None:
+        w, s = self.window, self.window.settings
+        s.setValue("view/clahe", w.commands.clahe.isChecked())
+        s.setValue("view/gradcam", w.commands.gradcam.isChecked() or self.heat_held)
+        s.setValue("view/opacity", w.panel.opacity)
+        s.setValue("view/explain", w.panel.explained_class)
+
+    def set_clahe(self, enabled: bool) -> None:
+        self.window.settings.setValue("view/clahe", enabled)
+        self.window.panel.set_view_clahe(enabled)
+        self.refresh()
+
+    def set_gradcam(self, enabled: bool) -> None:
+        if enabled:
+            self.heat_held = False  # asked for: shown, whatever the result
+        self.window.settings.setValue("view/gradcam", enabled or self.heat_held)
+        self.refresh()
+
+    def hold_heat(self) -> None:
+        self.heat_held = True
+        self.window.commands.gradcam.setChecked(False)
+        self.heat_held = True  # set_gradcam(False) ran in between
+        self.window.panel.note_heat_hidden()
+
+    def restore_held_heat(self) -> None:
+        if self.heat_held:
+            self.heat_held = False
+            self.window.commands.gradcam.setChecked(True)
+
+    def step_opacity(self, step: float) -> None:
+        self.window.panel.set_opacity(self.window.panel.opacity + step)
+
+    def on_opacity(self, value: float) -> None:
+        self.window.settings.setValue("view/opacity", value)
+        if self.window.commands.gradcam.isChecked() and self.window.heat is not None:
+            self.refresh()
+
+    def set_invert(self, inverted: bool) -> None:
+        self.set_levels(Levels(self.levels.window, self.levels.level, inverted))
+
+    def apply_preset(self, name: str) -> None:
+        width, level = PRESETS[name]
+        self.set_levels(Levels(width, level, self.levels.invert))
+
+    def reset_levels(self) -> None:
+        self.set_levels(Levels())
+
+    def set_levels(self, levels: Levels) -> None:
+        """New window/level; drag events are coalesced, so the view is recomposed once per event loop turn."""
+        self.levels = levels
+        if self.window.commands.invert.isChecked() != levels.invert:
+            self.window.commands.invert.setChecked(levels.invert)  # calls set_invert, which changes nothing more
+        if not self._levels_pending:
+            self._levels_pending = True
+            QTimer.singleShot(0, self._apply_levels)
+
+    def _apply_levels(self) -> None:
+        self._levels_pending = False
+        self.refresh()
+        description = self.levels.describe()
+        self.window.statusBar().showMessage(f"View: {description}" if description else "View: full grey range", 3000)
+
+    def _shown_layer(self) -> tuple[QImage, bool]:
+        """The grey layer to show and whether it was made for this moment (window/level applied)."""
+        views = self.window.views
+        assert views is not None
+        layer = views.clahe if self.window.commands.clahe.isChecked() else views.plain
+        if self.levels.identity:
+            return layer, False
+        key = (layer.cacheKey(), self.levels)
+        if self._levelled is None or self._levelled[0] != key:
+            self._levelled = (key, gray_to_qimage(self.levels.apply(gray_pixels(layer))))
+        return self._levelled[1], True
+
+    def refresh(self, reset: bool = False) -> None:
+        """Show the ready layers that the toggles ask for; only window/level is computed here."""
+        w = self.window
+        if w.views is None:
+            return
+        layer, transient = self._shown_layer()
+        w.viewer.set_image(layer, reset_view=reset, transient=transient)
+        w.viewer.set_overlay(w.heat if w.commands.gradcam.isChecked() else None, w.panel.opacity)
+        w.commands.export.setEnabled(True)
+        w.view_updated.emit()
