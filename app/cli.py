@@ -17,7 +17,7 @@ import tempfile
 import time
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from app import __version__
@@ -46,24 +46,21 @@ def _unit_interval(text: str) -> float:
     return value
 
 
-def _batch_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_BATCH_SIZE:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_BATCH_SIZE}, not {text!r}")
-    return value
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type for a whole number in [low, high]; anything else is refused, never clamped."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}, not {text!r}")
+        return value
+    return parse
 
 
-def _processes(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_PROCESSES:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_PROCESSES}, not {text!r}")
-    return value
+_batch_size = _whole_number(1, MAX_BATCH_SIZE)
+_processes = _whole_number(0, MAX_PROCESSES)
 
 
 class _VersionAction(argparse.Action):

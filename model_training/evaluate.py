@@ -10,14 +10,15 @@ metrics.json and left out of the metrics.
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from app.core.image_io import ImageLoadError, load_model_image
+from app.core.outputs import atomic_write_bytes
 from app.core.screening import Screener
 from model_training.calibration import sigmoid
 from model_training.metrics import compute_metrics
@@ -71,15 +72,14 @@ def evaluate(model: Path, data: Path, out: Path) -> dict:
 
 
 def _write_predictions(path: Path, data: Path, rows: list[tuple[str, float, bool]], p: np.ndarray, threshold: float) -> None:
-    tmp = path.with_suffix(".csv.part")
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "label", "logit", "probability", "prediction", "in_domain"])
-        for (file, logit, in_domain), probability in zip(rows, p):
-            relative = Path(file).relative_to(data)
-            writer.writerow([relative.as_posix(), relative.parts[0], f"{logit:.9g}", f"{probability:.9g}",
-                             CLASSES[int(probability >= threshold)], str(in_domain).lower()])
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["path", "label", "logit", "probability", "prediction", "in_domain"])
+    for (file, logit, in_domain), probability in zip(rows, p):
+        relative = Path(file).relative_to(data)
+        writer.writerow([relative.as_posix(), relative.parts[0], f"{logit:.9g}", f"{probability:.9g}",
+                         CLASSES[int(probability >= threshold)], str(in_domain).lower()])
+    atomic_write_bytes(path, text.getvalue().encode("utf-8"))
 
 
 def evaluate_command(model: Path, data: Path, out: Path) -> int:

@@ -91,14 +91,13 @@ def stress_logits(classifier: Classifier, val: list[Sample], config: PreprocessC
     return out
 
 
-def gradcam_reference(classifier: Classifier, val: list[Sample], config: PreprocessConfig, threshold_logit: float) -> float:
+def gradcam_reference(classifier: Classifier, val: list[Sample], config: PreprocessConfig, positive: np.ndarray) -> float:
     """The evidence the heat map's top colour stands for: the 99th percentile of the validation images'
-    Grad-CAM maxima, each for its predicted class (so one colour means the same on every image)."""
+    Grad-CAM maxima, each for its predicted class (`positive`, in `val`'s order), so one colour means
+    the same on every image."""
     peaks = []
-    for images, _ in make_dataset(val, config, batch_size=1):
-        image = images.numpy()[0]
-        logit = float(classifier.infer(image[None])[0][0])
-        evidence, _, _ = classifier.explain(image, positive=logit >= threshold_logit)
+    for (images, _), is_positive in zip(make_dataset(val, config, batch_size=1), positive):
+        evidence, _, _ = classifier.explain(images.numpy()[0], positive=bool(is_positive))
         peaks.append(float(evidence.max()))
     return float(np.percentile(peaks, GRADCAM_REFERENCE_PERCENTILE))
 
@@ -183,7 +182,7 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
     gate, val_scores = fit_domain_gate(train_features, val_features)
     gate.save(out / DOMAIN_FILE)
     metrics["in_domain_share"] = float(np.mean(gate.in_domain(val_scores)))
-    reference = gradcam_reference(classifier, val, preprocessing, float(np.log(threshold / (1 - threshold)) * temperature))
+    reference = gradcam_reference(classifier, val, preprocessing, probabilities >= threshold)
 
     model_path = out / MODEL_FILE
     final = keras.Model.from_config(model.get_config())  # uncompiled (clone_model would keep the optimizer): ~10 MB

@@ -18,8 +18,10 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from app.core.image_io import ImageLoadError, load_model_image
+from app.core.outputs import atomic_write_bytes
 from app.core.preprocessing import PreprocessConfig, preprocess
-from model_training.calibration import expected_calibration_error, sigmoid
+from model_training.calibration import sigmoid
+from model_training.metrics import compute_metrics
 from model_training.shifts import Condition, apply, stress_conditions
 from model_training.splits import CLASSES, Sample, list_samples, read_split
 
@@ -51,16 +53,16 @@ def condition_logits(infer: Infer, images: Sequence[np.ndarray], keys: Sequence[
 
 
 def condition_metrics(y: np.ndarray, logits: np.ndarray, temperature: float, threshold: float) -> dict[str, float]:
+    """The evaluation's metrics at the threshold; the AUC from the logits, which a saturated sigmoid would tie."""
     p = sigmoid(logits / temperature)
-    predicted = p >= threshold
-    normal, pneumonia = y == 0, y == 1
+    metrics = compute_metrics(y, p, threshold)
     return {
-        "accuracy": float(np.mean(predicted == (y == 1))),
-        "sensitivity": float(predicted[pneumonia].mean()),
-        "specificity": float((~predicted[normal]).mean()),
+        "accuracy": metrics["accuracy"],
+        "sensitivity": metrics["sensitivity"],
+        "specificity": metrics["specificity"],
         "auc": float(roc_auc_score(y, logits)),
-        "ece": expected_calibration_error(y, p),
-        "mean_p_normal": float(p[normal].mean()),
+        "ece": metrics["ece"],
+        "mean_p_normal": float(p[y == 0].mean()),
     }
 
 
@@ -113,13 +115,11 @@ def select_samples(data: Path, split: Path | None) -> list[Sample]:
 
 
 def write_report(report: dict[str, Any], out: Path, title: str, baseline: dict[str, Any] | None = None) -> Path:
-    """`stress.json` (written via a temporary file) and `stress.png` beside it."""
+    """`stress.json` (through a temporary file renamed into place) and `stress.png` beside it."""
     from model_training.plots import stress_plot
 
     out.mkdir(parents=True, exist_ok=True)
     path = out / "stress.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_bytes(path, (json.dumps(report, indent=1) + "\n").encode("utf-8"))
     stress_plot(report, out / "stress.png", title, baseline)
     return path
