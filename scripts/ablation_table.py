@@ -20,8 +20,8 @@ def calibration_ways(run: Path) -> dict[str, dict]:
     """Stress summaries of one run's saved validation logits under each way of fitting temperature and threshold."""
     import numpy as np
 
-    from model_training.calibration import (choose_threshold, choose_threshold_under_shift, fit_platt,
-                                            fit_temperature, sigmoid)
+    from model_training.calibration import choose_threshold, choose_threshold_under_shift, fit_temperature, sigmoid
+    from model_training.finalize import calibrations
     from model_training.stress import condition_metrics, summarise
 
     saved = np.load(run / "stress_logits_val.npz")  # logits before any offset was folded in
@@ -29,18 +29,15 @@ def calibration_ways(run: Path) -> dict[str, dict]:
     conditions = {k: saved[k] for k in saved.files if k != "y"}
     clean = conditions["clean"]
     pool_y, pool = np.concatenate([y] * len(conditions)), np.concatenate(list(conditions.values()))
-    t_clean, t_pool = fit_temperature(y, clean), fit_temperature(pool_y, pool)
-    t_platt, offset = fit_platt(pool_y, pool)
+    t_pool = fit_temperature(pool_y, pool)
+    made = calibrations(y, clean, conditions)  # the two choices `train --calibrate` offers, exactly as training fits them
     ways = {
-        "temperature and threshold on clean validation (1.0.0's way)":
-            (t_clean, 0.0, choose_threshold(y, sigmoid(clean / t_clean))),
+        "temperature and threshold on clean validation (1.0.0's way)": made["clean"],
         "temperature on clean + shifted; threshold with sensitivity >= 0.95 on the whole pool":
             (t_pool, 0.0, choose_threshold(pool_y, sigmoid(pool / t_pool))),
         "temperature on clean + shifted; threshold by the rule under shift":
             (t_pool, 0.0, choose_threshold_under_shift(y, sigmoid(clean / t_pool), pool_y, sigmoid(pool / t_pool))),
-        "Platt (temperature + offset) on clean + shifted; threshold by the rule under shift (chosen)":
-            (t_platt, offset, choose_threshold_under_shift(y, sigmoid((clean + offset) / t_platt), pool_y,
-                                                           sigmoid((pool + offset) / t_platt))),
+        "Platt (temperature + offset) on clean + shifted; threshold by the rule under shift (chosen)": made["shifted"],
     }
     return {name: summarise({k: condition_metrics(y, v + o, t, th) for k, v in conditions.items()}) | {"threshold": th}
             for name, (t, o, th) in ways.items()}
