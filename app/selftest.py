@@ -126,7 +126,7 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
         return
     report.timings["model_load_s"] = time.perf_counter() - t
     card = screener.card
-    gate = "domain check on" if screener.gate is not None else "no domain check"
+    gate = "scope check on" if screener.scope is not None else "no scope check"
     sha256 = card.onnx.get("sha256", "") if screener.backend.name == "onnx" else card.sha256  # of the file that runs
     report.say(f"ok    model {card.name} {card.version} loaded, sha256 {sha256[:12]}… matches its card, "
                f"{gate}, {screener.backend.name} backend ({report.timings['model_load_s']:.2f} s)", out)
@@ -155,7 +155,7 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
             report.timings["first_prediction_s"] = times[0]
             report.timings["first_prediction_since_start_s"] = time.perf_counter() - _T0
         expected = expected_label(path)
-        domain = "" if prediction.in_domain else "  (warning: flagged outside the model's domain)"
+        domain = "" if prediction.in_domain else f"  (warning: {prediction.scope})"
         detail = f"p(pneumonia)={prediction.probability:.3f}, threshold {prediction.threshold:.3f}, {times[-1] * 1000:.0f} ms"
         if prediction.label == expected:
             report.say(f"ok    {path.name}: {prediction.label} ({detail}){domain}", out)

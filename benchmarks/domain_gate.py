@@ -43,9 +43,10 @@ def main() -> None:
     image = load_image(SAMPLE)
     prepared = screener.prepare(image)
     with_gate = median_ms(lambda: screener.predict_prepared([prepared]))
-    gate, screener.gate = screener.gate, None
+    scope, screener.scope = screener.scope, None
     without_gate = median_ms(lambda: screener.predict_prepared([prepared]))
-    screener.gate = gate
+    screener.scope = scope
+    gate = scope.gate
     _, features = screener.backend.infer(prepared.tensor[None])
     score_only = median_ms(lambda: gate.score(features), 200)
     print(f"prediction of one preprocessed image, median of 30: {without_gate:.2f} ms without the gate, "

@@ -378,8 +378,8 @@ def test_cli_refuses_before_the_model_loads_and_touches_nothing(
 
 def test_resume_onto_another_models_csv_is_refused_unchanged(tree: Path, test_model_path: Path, no_model: None, capsys) -> None:  # noqa: ANN001
     other = tree / "other.csv"
-    other.write_text(",".join(CSV_COLUMNS) + "\na.png,ok,0.900000,PNEUMONIA,0.500000,9.9,0123456789ab,,,,\n"
-                     "broken.png,error,,,,,,,,,damaged\n", encoding="utf-8")
+    other.write_text(",".join(CSV_COLUMNS) + "\na.png,ok,0.900000,PNEUMONIA,0.500000,9.9,0123456789ab,,,,,,\n"
+                     "broken.png,error,,,,,,,,,,,damaged\n", encoding="utf-8")
     before = snapshot(tree)
     code, out, err = run_cli(["scan", str(tree / "xrays"), "--resume", "--out", str(other), "--model", str(test_model_path)], capsys)
     assert code == 2 and out == "" and err == (

@@ -5,6 +5,7 @@ Also shows the test can fail: a gate with random statistics (same cut-off) break
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 from app.core.domain import DomainGate
 from app.core.image_io import LoadedImage, load_image
+from app.core.scope import NOT_XRAY
 from app.core.screening import Screener
 from benchmarks.foreign_images import foreign_images, in_domain_share
 from benchmarks.foreign_images import validation_images as _validation_images
@@ -35,8 +37,8 @@ def test_every_foreign_image_is_outside_the_domain(real_screener: Screener) -> N
 def test_foreign_images_get_a_warning_status_and_reason(real_screener: Screener) -> None:
     prediction = real_screener.predict(foreign_images()["chelsea"])
     assert prediction.status == "warning"
-    assert prediction.display_label == "outside the model's domain"
-    assert any("domain" in w for w in prediction.warnings)
+    assert prediction.display_label == NOT_XRAY
+    assert any("Not a chest X-ray" in w for w in prediction.warnings)
 
 
 def test_at_least_99_percent_of_validation_xrays_are_in_domain(real_screener: Screener) -> None:
@@ -49,12 +51,12 @@ def test_bundled_originals_are_in_domain(real_screener: Screener, originals_dir:
 
 
 def test_a_gate_with_random_statistics_fails_these_assertions(real_screener: Screener, monkeypatch) -> None:
-    gate = real_screener.gate
+    gate = real_screener.scope.gate
     rng = np.random.default_rng(0)
     d = gate.mean.shape[0]
     noise = rng.normal(size=(d, d)) / np.sqrt(d)
     random_gate = DomainGate(rng.normal(size=d) * gate.mean.std() + gate.mean.mean(), noise @ noise.T, gate.cutoff)
-    monkeypatch.setattr(real_screener, "gate", random_gate)
+    monkeypatch.setattr(real_screener, "scope", dataclasses.replace(real_screener.scope, gate=random_gate))
     foreign = flagged_share(real_screener, foreign_images())
     xrays = in_domain_share(real_screener, validation_images()[:200])
     assert not (all(foreign.values()) and xrays >= 0.99)

@@ -96,7 +96,7 @@ class _BadHeatmap:
     """A screener whose Grad-CAM is the wrong size and not finite."""
 
     def __init__(self, inner) -> None:  # noqa: ANN001
-        self.inner, self.card, self.gate, self.backend = inner, inner.card, inner.gate, inner.backend
+        self.inner, self.card, self.scope, self.backend = inner, inner.card, inner.scope, inner.backend
 
     def predict(self, image):  # noqa: ANN001, ANN201
         return self.inner.predict(image)

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.errors import ModelError
-from app.core.model_card import sha256_of
 
 
 @dataclass(frozen=True)
@@ -38,11 +36,7 @@ class DomainGate:
         np.savez(path, mean=self.mean.astype(np.float32), precision=self.precision.astype(np.float32))
 
     @classmethod
-    def load(cls, path: Path, cutoff: float, sha256: str) -> DomainGate:
-        """Read the statistics and check them against the model card's sha256."""
-        if not path.is_file():
-            raise ModelError(f"Domain statistics not found: {path}. Keep the file named in the model card beside the model.")
-        if sha256_of(path) != sha256:
-            raise ModelError(f"The domain statistics {path.name} do not match the model card: reinstall or retrain.")
+    def load(cls, path: Path, cutoff: float) -> DomainGate:
+        """Read the statistics (`app.core.scope.ScopeCheck.from_card` has checked them against the card)."""
         with np.load(path) as data:
             return cls(data["mean"].astype(np.float64), data["precision"].astype(np.float64), float(cutoff))

@@ -38,7 +38,9 @@ class ModelCard:
     licence: str = ""
     command: str = ""
     training_time_s: float | None = None
-    domain: dict[str, Any] = field(default_factory=dict)  # {"file", "sha256", "cutoff", ...}
+    domain: dict[str, Any] = field(default_factory=dict)  # {"file", "sha256", "cutoff", "not_xray_cutoff", ...}
+    # The supervised population check (`app.core.scope`): {"file", "sha256", "cutoff", "method", "figures"}.
+    population: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
     # Grad-CAM evidence (logit units) that the heat map's top colour stands for: a fixed scale, so one
     # colour means the same on every image (None: older cards; the map is then scaled per image).

@@ -10,11 +10,12 @@ from typing import Any
 
 from app.core.errors import describe_error
 from app.core.outputs import csv_escape, csv_unescape
-from app.core.screening import NEGATIVE, OUT_OF_DOMAIN, POSITIVE, PROBABILITY_DIGITS, Prediction
+from app.core.scope import ANSWERED, SCOPES
+from app.core.screening import NEGATIVE, POSITIVE, PROBABILITY_DIGITS, Prediction
 
 CSV_COLUMNS = ("path", "status", "probability", "prediction", "threshold", "model_version", "model_sha256",
-               "in_domain", "domain_score", "warning", "error")
-TEXT_COLUMNS = ("path", "status", "prediction", "model_version", "model_sha256", "warning", "error")
+               "in_domain", "scope", "domain_score", "population_score", "warning", "error")
+TEXT_COLUMNS = ("path", "status", "prediction", "model_version", "model_sha256", "scope", "warning", "error")
 SHA_DIGITS = 12  # of the model file's sha256 written in every row: enough to tell two models apart
 WARNING_SEPARATOR = " | "
 
@@ -28,7 +29,9 @@ class ScanRow:
     threshold: float | None = None
     model_version: str = ""
     in_domain: bool | None = None
+    scope: str = ""  # one of `app.core.scope.SCOPES`; "" for an error row or a model without a scope check
     domain_score: float | None = None
+    population_score: float | None = None
     warning: str = ""
     error: str = ""
     model_sha256: str = ""  # the first SHA_DIGITS hex digits of the model file's sha256
@@ -40,8 +43,9 @@ class ScanRow:
             path=path, status=prediction.status, probability=prediction.probability, prediction=prediction.label,
             threshold=prediction.threshold, model_version=prediction.model_version,
             in_domain=prediction.in_domain if prediction.domain_score is not None else None,
-            domain_score=prediction.domain_score, warning=WARNING_SEPARATOR.join(prediction.warnings),
-            model_sha256=model_sha256[:SHA_DIGITS],
+            scope=prediction.scope if prediction.domain_score is not None else "",
+            domain_score=prediction.domain_score, population_score=prediction.population_score,
+            warning=WARNING_SEPARATOR.join(prediction.warnings), model_sha256=model_sha256[:SHA_DIGITS],
         )
 
     @classmethod
@@ -51,7 +55,7 @@ class ScanRow:
     @property
     def display_label(self) -> str:
         """What a reader should see: the label, unless the image is not what the model knows."""
-        return OUT_OF_DOMAIN if self.in_domain is False else self.prediction
+        return self.scope if self.in_domain is False else self.prediction
 
     @property
     def warnings(self) -> list[str]:
@@ -62,7 +66,8 @@ class ScanRow:
         if self.status == "error":
             return {"path": self.path, "status": "error", "error": self.error}
         return {"path": self.path, "status": self.status, "probability": self.probability, "prediction": self.prediction,
-                "threshold": self.threshold, "in_domain": self.in_domain, "domain_score": self.domain_score,
+                "threshold": self.threshold, "in_domain": self.in_domain, "scope": self.scope or None,
+                "domain_score": self.domain_score, "population_score": self.population_score,
                 "warnings": self.warnings, "model_version": self.model_version, "model_sha256": self.model_sha256}
 
     def to_csv(self) -> dict[str, str]:
@@ -75,7 +80,8 @@ class ScanRow:
             "prediction": self.prediction, "threshold": fmt(self.threshold, PROBABILITY_DIGITS),
             "model_version": self.model_version, "model_sha256": self.model_sha256,
             "in_domain": "" if self.in_domain is None else str(self.in_domain).lower(),
-            "domain_score": fmt(self.domain_score, 3), "warning": self.warning, "error": self.error,
+            "scope": self.scope, "domain_score": fmt(self.domain_score, 3),
+            "population_score": fmt(self.population_score, 3), "warning": self.warning, "error": self.error,
         }
         return {key: csv_escape(value) if key in TEXT_COLUMNS else value for key, value in cells.items()}
 
@@ -95,7 +101,8 @@ class ScanRow:
         return cls(
             path=text["path"], status=text["status"], probability=number(text["probability"]),
             prediction=text["prediction"], threshold=number(text["threshold"]), model_version=text["model_version"],
-            in_domain={"true": True, "false": False}.get(text["in_domain"]), domain_score=number(text["domain_score"]),
+            in_domain={"true": True, "false": False}.get(text["in_domain"]), scope=text["scope"],
+            domain_score=number(text["domain_score"]), population_score=number(text["population_score"]),
             warning=text["warning"], error=text["error"], model_sha256=text["model_sha256"],
         )
 
@@ -115,4 +122,6 @@ class ScanRow:
             return "status, warning and error disagree"
         if not self.model_version or not self.model_sha256:
             return "no model version or sha256"
+        if self.scope and (self.scope not in SCOPES or (self.scope in ANSWERED) != self.in_domain):
+            return f"scope {self.scope!r} and in_domain disagree"
         return ""

@@ -20,9 +20,9 @@ from app.core.model_card import ModelCard, read_card
 from app.core.preprocessing import PreprocessConfig, preprocess
 from app.core.quality import quality_warnings
 from app.core.resources import default_model_path
+from app.core.scope import ANSWERED, IN_SCOPE, ScopeCheck
 
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
-OUT_OF_DOMAIN = "outside the model's domain"
 PROBABILITY_DIGITS = 6  # decimals of the probability and threshold that the CSV and the CLI report
 
 
@@ -37,7 +37,8 @@ class Prediction:
     model_version: str
     clahe: bool  # whether CLAHE was part of the model's input
     domain_score: float | None = None
-    in_domain: bool = True
+    scope: str = IN_SCOPE  # one of `app.core.scope.SCOPES`
+    population_score: float | None = None
     warnings: tuple[str, ...] = ()
 
     @property
@@ -45,9 +46,14 @@ class Prediction:
         return "warning" if self.warnings else "ok"
 
     @property
+    def in_domain(self) -> bool:
+        """Whether the label stands: in scope, or near the domain edge (with a warning)."""
+        return self.scope in ANSWERED
+
+    @property
     def display_label(self) -> str:
-        """What a reader should see: the label, unless the image is not what the model knows."""
-        return self.label if self.in_domain else OUT_OF_DOMAIN
+        """What a reader should see: the label, unless the model may not answer for the image."""
+        return self.label if self.in_domain else self.scope
 
 
 @dataclass(frozen=True)
@@ -89,14 +95,9 @@ class Screener:
         self.model_path = Path(model_path) if model_path else default_model_path()
         self.card: ModelCard = read_card(self.model_path)
         from app.core.backend import open_backend  # imported here so that importing the engine stays fast
-        from app.core.domain import DomainGate
 
         self.backend = open_backend(self.model_path, self.card, backend)
-        domain = self.card.domain
-        self.gate = (
-            DomainGate.load(self.model_path.parent / domain["file"], domain["cutoff"], domain["sha256"])
-            if domain.get("file") else None
-        )
+        self.scope: ScopeCheck | None = ScopeCheck.from_card(self.model_path.parent, self.card.domain, self.card.population)
 
     @property
     def version(self) -> str:
@@ -159,13 +160,13 @@ class Screener:
     def _prediction(self, logit: float, features: np.ndarray, warnings: tuple[str, ...], clahe: bool | None) -> Prediction:
         card = self.card
         probability, threshold = self._probability(logit), round(card.threshold, PROBABILITY_DIGITS)
-        score, in_domain = None, True
-        if self.gate is not None:
-            score = float(self.gate.score(features)[0])
-            in_domain = bool(self.gate.in_domain(score))
-            if not in_domain:
-                warnings = (f"Outside the model's domain: the image does not resemble the chest X-rays it was trained on "
-                            f"(domain score {score:.1f} > cut-off {self.gate.cutoff:.1f}).",) + tuple(warnings)
+        score = population = None
+        scope = IN_SCOPE
+        if self.scope is not None:
+            assessment = self.scope.assess(features)
+            score, population, scope = assessment.domain_score, assessment.population_score, assessment.scope
+            if assessment.warning:
+                warnings = (assessment.warning,) + tuple(warnings)
         return Prediction(
             probability=probability,
             label=POSITIVE if probability >= threshold else NEGATIVE,
@@ -174,6 +175,7 @@ class Screener:
             model_version=card.version,
             clahe=self.preprocessing(clahe).clahe,
             domain_score=score,
-            in_domain=in_domain,
+            scope=scope,
+            population_score=population,
             warnings=tuple(warnings),
         )

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from app.core.scan import DEFAULT_BATCH_SIZE, ScanRequest, default_scan_csv
 from app.core.scan_loop import ScanUpdate
 from app.core.scan_row import ScanRow
-from app.core.screening import OUT_OF_DOMAIN, POSITIVE
+from app.core.screening import POSITIVE
 from app.ui.engine import Engine, ScanEnd, ScanJob
 from app.ui.imaging import BADGE_STYLES
 from app.ui.numbers import probability_text
@@ -54,7 +54,7 @@ def row_label(row: ScanRow) -> str:
     """What the table shows as the result (the CSV keeps the raw prediction and in_domain)."""
     if row.status == "error":
         return ""
-    return OUT_OF_DOMAIN if row.in_domain is False else row.prediction
+    return row.display_label
 
 
 class ScanResultsModel(QAbstractTableModel):
@@ -97,7 +97,7 @@ class ScanResultsModel(QAbstractTableModel):
             return self.data(index, Qt.ItemDataRole.DisplayRole)
         elif role == Qt.ItemDataRole.ForegroundRole and column == 2:
             label = row_label(row)
-            key = "OUT_OF_DOMAIN" if label == OUT_OF_DOMAIN else label
+            key = "OUT_OF_DOMAIN" if row.in_domain is False else label
             if key in BADGE_STYLES:
                 return QBrush(QColor(BADGE_STYLES[key][0]))
         elif role == Qt.ItemDataRole.ToolTipRole:
@@ -411,7 +411,7 @@ class ScanPanel(QWidget):
             if self._resumed:
                 head += f" ({self._resumed} kept from the earlier scan)"
             text = (f"{head}: {scored} scored, {flagged} flagged PNEUMONIA, {warnings} with warnings"
-                    + (f" ({outside} {OUT_OF_DOMAIN})" if outside else "")
+                    + (f" ({outside} not assessable)" if outside else "")
                     + f", {errors} error{'s' if errors != 1 else ''} (not scored)")
             self.summary_label.setText(f"{text}. Results: {end.job.out_csv}")
         self.open_csv_button.setEnabled(end.job.out_csv.exists())

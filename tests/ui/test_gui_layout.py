@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from app.core.scope import NOT_XRAY
 from app.ui.viewer import MIN_IMAGE_AREA
 from tests.ui.conftest import PNEUMONIA_SAMPLE
 from tests.ui.test_gui_window import open_and_wait
@@ -35,7 +36,7 @@ def test_result_panel_does_not_scroll_at_1280x720(make_window, test_screener, qt
                 "(domain score 180.2 > cut-off 70.8).", "Colour image: it is not grayscale-like.",
                 "DICOM header: lateral view; the model was trained on frontal views.")
     explanation = window.explanation
-    caution = dataclasses.replace(explanation.prediction, in_domain=False, warnings=warnings)
+    caution = dataclasses.replace(explanation.prediction, scope=NOT_XRAY, warnings=warnings)
     window.panel.show_prediction(dataclasses.replace(explanation, prediction=caution))  # the tallest state
     QApplication.processEvents()
     assert window.panel.minimumSizeHint().height() <= window.panel_scroll.viewport().height()

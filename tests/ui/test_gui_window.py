@@ -13,6 +13,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from app.core.scope import NOT_XRAY
 from app.ui.numbers import probability_text
 from tests.ui.conftest import NORMAL_SAMPLE, PNEUMONIA_SAMPLE, SAMPLES, displayed
 
@@ -164,7 +165,7 @@ def test_out_of_domain_and_warnings_do_not_look_like_a_finding(qtbot) -> None:  
     panel.show()
     big = panel.font().pointSizeF() * 1.5
     warning = "Outside the model's domain: the image does not resemble the chest X-rays it was trained on."
-    outside = Prediction(0.998, "PNEUMONIA", 0.42, 1.2, "1.2.3", False, 88.0, False, (warning, "Low resolution"))
+    outside = Prediction(0.998, "PNEUMONIA", 0.42, 1.2, "1.2.3", False, 88.0, NOT_XRAY, warnings=(warning, "Low resolution"))
     panel.show_prediction(Explanation(outside, np.zeros((8, 8), np.float32), "PNEUMONIA", True))
     assert (panel.badge.kind, panel.badge.text()) == ("OUT_OF_DOMAIN", NOT_ASSESSABLE)
     assert panel.warning_label.isVisible() and warning in panel.warning_label.text()
@@ -177,7 +178,7 @@ def test_out_of_domain_and_warnings_do_not_look_like_a_finding(qtbot) -> None:  
     assert "do not rely on this probability" in panel.decision_label.text()
 
     header = "DICOM header: lateral view; the model was trained on frontal views."
-    caveat = Prediction(0.1, "NORMAL", 0.42, -2.0, "1.2.3", False, 20.0, True, (header,))
+    caveat = Prediction(0.1, "NORMAL", 0.42, -2.0, "1.2.3", False, 20.0, warnings=(header,))
     panel.show_prediction(Explanation(caveat, np.ones((8, 8), np.float32), "NORMAL", False))
     assert (panel.badge.kind, panel.badge.text()) == ("CAUTION", "NORMAL \u2014 with warnings")
     assert panel.probability_label.font().pointSizeF() < big and panel.bar.fill_colour.name() == NEUTRAL_FILL
@@ -202,7 +203,7 @@ def test_out_of_domain_image_keeps_the_heat_map_off_unless_asked(window, qtbot, 
 
     def outside(*args, **kwargs) -> Explanation:  # noqa: ANN002, ANN003
         e = real(*args, **kwargs)
-        p = dataclasses.replace(e.prediction, in_domain=False, warnings=("Outside the model's domain.",))
+        p = dataclasses.replace(e.prediction, scope=NOT_XRAY, warnings=("Not a chest X-ray.",))
         return dataclasses.replace(e, prediction=p)
 
     monkeypatch.setattr(screener, "explain", outside)

@@ -1,0 +1,109 @@
+"""The scope check: may the model answer for this image at all, and how sure is that?
+
+Two parts, both on the 1280 features the prediction has already computed:
+- the domain gate (`app.core.domain`): the Mahalanobis distance from the training films. Far past its
+  cut-off the image is *not a chest X-ray* (a photograph, a CT slice, noise): no probability is shown.
+  Just past it, an image is *near the edge of the domain*: the result stands, with a warning.
+- the population check (`PopulationCheck`): a linear classifier fitted at the end of training on the
+  training films against chest X-rays of other populations (adults from another hospital), so that an
+  adult's film, which the Mahalanobis gate often lets through, is called *outside the model's population*.
+
+The order matters: "not a chest X-ray" first, then "outside the population", then "near the edge".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.core.domain import DomainGate
+from app.core.errors import ModelError
+from app.core.model_card import sha256_of
+
+IN_SCOPE = "in scope"
+NEAR_EDGE = "near the domain edge"
+OUTSIDE_POPULATION = "outside the model's population"
+NOT_XRAY = "not a chest X-ray"
+SCOPES = (IN_SCOPE, NEAR_EDGE, OUTSIDE_POPULATION, NOT_XRAY)
+ANSWERED = (IN_SCOPE, NEAR_EDGE)  # the scopes whose label stands (`in_domain` true)
+
+
+@dataclass(frozen=True)
+class PopulationCheck:
+    """Logistic regression on standardised features: a positive score means "another population"."""
+
+    mean: np.ndarray  # (d,)
+    scale: np.ndarray  # (d,)
+    weights: np.ndarray  # (d,)
+    bias: float
+    cutoff: float  # largest score still in the population (chosen on the validation split)
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        standardised = (np.atleast_2d(features).astype(np.float64) - self.mean) / self.scale
+        return np.einsum("nd,d->n", standardised, self.weights) + self.bias
+
+    def save(self, path: Path) -> None:
+        np.savez(path, mean=self.mean.astype(np.float32), scale=self.scale.astype(np.float32),
+                 weights=self.weights.astype(np.float32), bias=np.float32(self.bias))
+
+    @classmethod
+    def load(cls, path: Path, cutoff: float, sha256: str) -> PopulationCheck:
+        """Read the check and verify it against the model card's sha256."""
+        _verified(path, sha256, "population check")
+        with np.load(path) as data:
+            return cls(data["mean"].astype(np.float64), data["scale"].astype(np.float64),
+                       data["weights"].astype(np.float64), float(data["bias"]), float(cutoff))
+
+
+def _verified(path: Path, sha256: str, what: str) -> None:
+    if not path.is_file():
+        raise ModelError(f"The {what} {path} is missing. Keep the files named in the model card beside the model.")
+    if sha256_of(path) != sha256:
+        raise ModelError(f"The {what} {path.name} does not match the model card: reinstall or retrain.")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    scope: str
+    domain_score: float
+    population_score: float | None
+    warning: str  # "" when in scope
+
+
+@dataclass(frozen=True)
+class ScopeCheck:
+    gate: DomainGate
+    not_xray_cutoff: float  # domain score past which an image is not a chest X-ray (>= gate.cutoff)
+    population: PopulationCheck | None = None
+
+    @classmethod
+    def from_card(cls, folder: Path, domain: dict, population: dict) -> ScopeCheck | None:
+        """The check a model card describes (None: a card without domain statistics). Older cards have
+        no far cut-off and no population check: anything past the gate is then "not a chest X-ray"."""
+        if not domain.get("file"):
+            return None
+        _verified(folder / domain["file"], domain["sha256"], "domain statistics")
+        gate = DomainGate.load(folder / domain["file"], domain["cutoff"])
+        check = (PopulationCheck.load(folder / population["file"], population["cutoff"], population["sha256"])
+                 if population.get("file") else None)
+        return cls(gate, float(domain.get("not_xray_cutoff", gate.cutoff)), check)
+
+    def assess(self, features: np.ndarray) -> Assessment:
+        distance = float(self.gate.score(features)[0])
+        population = None if self.population is None else float(self.population.score(features)[0])
+        if distance > self.not_xray_cutoff:
+            return Assessment(NOT_XRAY, distance, population,
+                              f"Not a chest X-ray: the image does not resemble a chest radiograph (domain score "
+                              f"{distance:.1f} > {self.not_xray_cutoff:.1f}); no result is given.")
+        if population is not None and population > self.population.cutoff:
+            return Assessment(OUTSIDE_POPULATION, distance, population,
+                              f"Outside the model's population: this chest X-ray looks like an adult's or another "
+                              f"hospital's (population score {population:.2f} > cut-off {self.population.cutoff:.2f}). "
+                              "The model was trained on children aged 1-5 from one hospital; its answer is not reliable here.")
+        if distance > self.gate.cutoff:
+            return Assessment(NEAR_EDGE, distance, population,
+                              f"Near the edge of the model's domain (domain score {distance:.1f}, cut-off "
+                              f"{self.gate.cutoff:.1f}): the result stands, but read it with extra care.")
+        return Assessment(IN_SCOPE, distance, population, "")
