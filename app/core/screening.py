@@ -21,6 +21,7 @@ from app.core.preprocessing import PreprocessConfig, preprocess
 from app.core.quality import quality_warnings
 from app.core.resources import default_model_path
 from app.core.scope import ANSWERED, IN_SCOPE, ScopeCheck
+from app.core.site import SiteCalibration, sigmoid
 
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 PROBABILITY_DIGITS = 6  # decimals of the probability and threshold that the CSV and the CLI report
@@ -40,6 +41,7 @@ class Prediction:
     scope: str = IN_SCOPE  # one of `app.core.scope.SCOPES`
     population_score: float | None = None
     warnings: tuple[str, ...] = ()
+    site_sha256: str = ""  # of the site calibration that set probability and threshold ("" for the model card's)
 
     @property
     def status(self) -> str:
@@ -83,17 +85,16 @@ class Explanation:
         return self.cam if self.shape in (None, self.cam.shape) else upsample(self.cam, self.shape)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
-
-
 class Screener:
     """Loads and verifies a model on a backend (ONNX Runtime, or TensorFlow for `keras`); then predicts quickly."""
 
-    def __init__(self, model_path: Path | None = None, backend: str | None = None) -> None:
-        """`backend`: "onnx", "keras" or "auto"/None (see `app.core.backend.open_backend`)."""
+    def __init__(self, model_path: Path | None = None, backend: str | None = None, site: Path | None = None) -> None:
+        """`backend`: "onnx", "keras" or "auto"/None (see `app.core.backend.open_backend`). `site`: a site
+        calibration file (`pneumoscan-cli calibrate`) for this model, refused before the model loads if it
+        was made for another one."""
         self.model_path = Path(model_path) if model_path else default_model_path()
         self.card: ModelCard = read_card(self.model_path)
+        self.site: SiteCalibration | None = SiteCalibration.load(site, self.card.sha256) if site else None
         from app.core.backend import open_backend  # imported here so that importing the engine stays fast
 
         self.backend = open_backend(self.model_path, self.card, backend)
@@ -149,17 +150,24 @@ class Screener:
                            evidence=evidence.astype(np.float32), reference=self.card.gradcam_reference,
                            shape=tuple(shape or image.pixels.shape[:2]))
 
+    @property
+    def threshold(self) -> float:
+        """The threshold in force: the site calibration's, else the model card's (rounded as reported)."""
+        return round(self.site.threshold if self.site else self.card.threshold, PROBABILITY_DIGITS)
+
     def _probability(self, logit: float) -> float:
         # Probability and threshold rounded to the digits every report shows, so the written numbers
         # always agree with the label.
-        return round(float(_sigmoid(np.float64(logit) / self.card.temperature)), PROBABILITY_DIGITS)
+        if self.site is not None:
+            return round(self.site.probability(logit), PROBABILITY_DIGITS)
+        return round(float(sigmoid(np.float64(logit) / self.card.temperature)), PROBABILITY_DIGITS)
 
     def _is_positive(self, logit: float) -> bool:
-        return self._probability(logit) >= round(self.card.threshold, PROBABILITY_DIGITS)
+        return self._probability(logit) >= self.threshold
 
     def _prediction(self, logit: float, features: np.ndarray, warnings: tuple[str, ...], clahe: bool | None) -> Prediction:
         card = self.card
-        probability, threshold = self._probability(logit), round(card.threshold, PROBABILITY_DIGITS)
+        probability, threshold = self._probability(logit), self.threshold
         score = population = None
         scope = IN_SCOPE
         if self.scope is not None:
@@ -178,4 +186,5 @@ class Screener:
             scope=scope,
             population_score=population,
             warnings=tuple(warnings),
+            site_sha256=self.site.sha256 if self.site else "",
         )
