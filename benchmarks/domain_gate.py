@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.core.image_io import load_image  # noqa: E402
 from app.core.resources import default_model_path  # noqa: E402
 from app.core.screening import Screener  # noqa: E402
-from benchmarks.foreign_images import foreign_images, in_domain_share, validation_images  # noqa: E402
+from benchmarks.foreign_images import in_domain_share, validation_images  # noqa: E402
+from model_training.foreign_images import foreign_images  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "samples" / "NORMAL_IM-0117-0001.jpeg"
 

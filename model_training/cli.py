@@ -112,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     stress.add_argument("--baseline", type=Path, help="another model's stress.json, drawn beside this one in the figure")
     export = sub.add_parser("export", help="write the ONNX file the app runs (beside the .keras, recorded in its card)")
     export.add_argument("--model", type=Path, required=True, help=".keras file with model_card.json beside it")
+    refinalize = sub.add_parser("refinalize", help="keep a trained model's network and calibration, fit a new scope "
+                                "check (population check and not-an-X-ray cut-off) and write it under a new version")
+    refinalize.add_argument("--model", type=Path, required=True, help=".keras file with model_card.json and its split files beside it")
+    refinalize.add_argument("--data", type=Path, required=True, help="the training data (NORMAL/ and PNEUMONIA/, or train/ holding them)")
+    refinalize.add_argument("--outside", type=Path, required=True,
+                            help="chest X-rays of another population (e.g. adults; labels.tsv with a patient column groups them)")
+    refinalize.add_argument("--full-resolution", type=Path, default=None,
+                            help="full-resolution copies of training-split films (their validation-split ones are held out)")
+    refinalize.add_argument("--out", type=Path, required=True, help="a new, empty folder")
+    refinalize.add_argument("--model-version", type=_version, required=True, dest="version")
     return parser
 
 
@@ -200,6 +210,20 @@ def _stress(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refinalize(args: argparse.Namespace, argv: list[str]) -> int:
+    from model_training.refinalize import refinalize
+
+    for folder in (args.data, args.outside) + ((args.full_resolution,) if args.full_resolution else ()):
+        if not folder.is_dir():
+            raise UsageError(f"{folder} is not a folder")
+    if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+        raise UsageError(f"--out {args.out} is not a new, empty folder")
+    path = refinalize(args.model, args.data, args.outside, args.full_resolution, args.out, args.version,
+                      "python -m model_training " + shlex.join(argv))
+    print(f"model {args.version} written to {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
@@ -208,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args, argv)
         if args.command == "stress":
             return _stress(args)
+        if args.command == "refinalize":
+            return _refinalize(args, argv)
         if args.command == "export":
             from model_training.export import export_command
 

@@ -48,6 +48,8 @@ HIDDEN_IMPORTS = [
     "app.core.backend",
     "app.core.onnx_backend",
     "app.core.domain",
+    "app.core.scope",
+    "app.core.site",
     "app.core.gradcam",
     "app.core.scan",
 ]
@@ -369,9 +371,9 @@ def model_files(root: str | os.PathLike[str], environ: dict[str, str] | None = N
                           f"python -m model_training export --model {model}")
     files = [(str(card_path), "resources"), (str(_checked(model.parent, onnx, "the ONNX model", card_path)), "resources"),
              (str(_checked(model.parent, onnx.get("head") or {}, "the Grad-CAM head", card_path)), "resources")]
-    domain = card.get("domain") or {}
-    if domain.get("file"):
-        files.append((str(_checked(model.parent, domain, "domain statistics", card_path)), "resources"))
+    for entry, what in ((card.get("domain") or {}, "domain statistics"), (card.get("population") or {}, "population check")):
+        if entry.get("file"):
+            files.append((str(_checked(model.parent, entry, what, card_path)), "resources"))
     return files
 
 

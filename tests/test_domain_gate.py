@@ -15,7 +15,8 @@ from app.core.domain import DomainGate
 from app.core.image_io import LoadedImage, load_image
 from app.core.scope import NOT_XRAY
 from app.core.screening import Screener
-from benchmarks.foreign_images import foreign_images, in_domain_share
+from model_training.foreign_images import foreign_images
+from benchmarks.foreign_images import in_domain_share
 from benchmarks.foreign_images import validation_images as _validation_images
 
 def validation_images() -> list[Path]:

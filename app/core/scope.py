@@ -1,12 +1,14 @@
 """The scope check: may the model answer for this image at all, and how sure is that?
 
 Two parts, both on the 1280 features the prediction has already computed:
-- the domain gate (`app.core.domain`): the Mahalanobis distance from the training films. Far past its
-  cut-off the image is *not a chest X-ray* (a photograph, a CT slice, noise): no probability is shown.
-  Just past it, an image is *near the edge of the domain*: the result stands, with a warning.
+- the domain gate (`app.core.domain`): the Mahalanobis distance from the training films. Past the
+  largest distance of any chest film seen at fitting time the image is *not a chest X-ray* (a
+  photograph, a CT slice, noise): no probability is shown.
 - the population check (`PopulationCheck`): a linear classifier fitted at the end of training on the
   training films against chest X-rays of other populations (adults from another hospital), so that an
   adult's film, which the Mahalanobis gate often lets through, is called *outside the model's population*.
+Each has a near cut-off (99.5 % of the validation films below it): between it and the far one, an image
+is *near the edge of the domain*: the result stands, with a warning.
 
 The order matters: "not a chest X-ray" first, then "outside the population", then "near the edge".
 """
@@ -38,7 +40,8 @@ class PopulationCheck:
     scale: np.ndarray  # (d,)
     weights: np.ndarray  # (d,)
     bias: float
-    cutoff: float  # largest score still in the population (chosen on the validation split)
+    cutoff: float  # largest score fully in the population (99.5 % of the validation films)
+    far_cutoff: float  # past it, another population; between the two, near the edge
 
     def score(self, features: np.ndarray) -> np.ndarray:
         standardised = (np.atleast_2d(features).astype(np.float64) - self.mean) / self.scale
@@ -49,19 +52,20 @@ class PopulationCheck:
                  weights=self.weights.astype(np.float32), bias=np.float32(self.bias))
 
     @classmethod
-    def load(cls, path: Path, cutoff: float, sha256: str) -> PopulationCheck:
-        """Read the check and verify it against the model card's sha256."""
-        _verified(path, sha256, "population check")
+    def load(cls, path: Path, entry: dict) -> PopulationCheck:
+        """Read the check the card's `population` entry names and verify it against its sha256."""
+        _verified(path, entry["sha256"], "population check")
         with np.load(path) as data:
             return cls(data["mean"].astype(np.float64), data["scale"].astype(np.float64),
-                       data["weights"].astype(np.float64), float(data["bias"]), float(cutoff))
+                       data["weights"].astype(np.float64), float(data["bias"]), float(entry["cutoff"]),
+                       float(entry["far_cutoff"]))
 
 
 def _verified(path: Path, sha256: str, what: str) -> None:
     if not path.is_file():
-        raise ModelError(f"The {what} {path} is missing. Keep the files named in the model card beside the model.")
+        raise ModelError(f"{path} ({what}) not found. Keep the files named in the model card beside the model.")
     if sha256_of(path) != sha256:
-        raise ModelError(f"The {what} {path.name} does not match the model card: reinstall or retrain.")
+        raise ModelError(f"{path.name} ({what}) does not match the model card: reinstall or retrain.")
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,7 @@ class ScopeCheck:
             return None
         _verified(folder / domain["file"], domain["sha256"], "domain statistics")
         gate = DomainGate.load(folder / domain["file"], domain["cutoff"])
-        check = (PopulationCheck.load(folder / population["file"], population["cutoff"], population["sha256"])
-                 if population.get("file") else None)
+        check = PopulationCheck.load(folder / population["file"], population) if population.get("file") else None
         return cls(gate, float(domain.get("not_xray_cutoff", gate.cutoff)), check)
 
     def assess(self, features: np.ndarray) -> Assessment:
@@ -97,13 +100,19 @@ class ScopeCheck:
             return Assessment(NOT_XRAY, distance, population,
                               f"Not a chest X-ray: the image does not resemble a chest radiograph (domain score "
                               f"{distance:.1f} > {self.not_xray_cutoff:.1f}); no result is given.")
-        if population is not None and population > self.population.cutoff:
+        check = self.population
+        if check is not None and population is not None and population > check.far_cutoff:
             return Assessment(OUTSIDE_POPULATION, distance, population,
                               f"Outside the model's population: this chest X-ray looks like an adult's or another "
-                              f"hospital's (population score {population:.2f} > cut-off {self.population.cutoff:.2f}). "
+                              f"hospital's (population score {population:.2f} > {check.far_cutoff:.2f}). "
                               "The model was trained on children aged 1-5 from one hospital; its answer is not reliable here.")
+        edges = []
         if distance > self.gate.cutoff:
+            edges.append(f"domain score {distance:.1f} > {self.gate.cutoff:.1f}")
+        if check is not None and population is not None and population > check.cutoff:
+            edges.append(f"population score {population:.2f} > {check.cutoff:.2f}")
+        if edges:
             return Assessment(NEAR_EDGE, distance, population,
-                              f"Near the edge of the model's domain (domain score {distance:.1f}, cut-off "
-                              f"{self.gate.cutoff:.1f}): the result stands, but read it with extra care.")
+                              f"Near the edge of the model's domain ({', '.join(edges)}, where 99.5 % of the validation "
+                              "films lie below): the result stands, but read it with extra care.")
         return Assessment(IN_SCOPE, distance, population, "")
