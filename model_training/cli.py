@@ -92,6 +92,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--distribute", choices=("none", "mirrored"), default="none",
                        help="mirrored: both phases on every visible GPU (tf.distribute.MirroredStrategy), "
                             "--batch-size images per GPU, learning rates as given")
+    train.add_argument("--outside", type=Path, default=None,
+                       help="chest X-rays of another population (e.g. adults) for the scope check's population fit; "
+                            "without it the model has the domain gate only")
+    train.add_argument("--full-resolution", type=Path, default=None,
+                       help="full-resolution copies of training-split films for the population fit (optional)")
     train.add_argument("--init-from", type=Path, help="start phase 2 from this run's finished phase 1 and split "
                                                       "(recipes compared from one common checkpoint)")
 
@@ -128,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_train(config: TrainConfig) -> None:
     """Everything that can be refused before any work (nothing is written if this raises)."""
     from model_training.splits import CLASSES
-    from model_training.train import training_folder
+    from model_training.splits import training_folder
 
     if not config.data.is_dir():
         raise UsageError(f"--data {config.data} is not a folder")
@@ -140,6 +145,9 @@ def _check_train(config: TrainConfig) -> None:
             raise UsageError(f"{folder / name} is empty")
     if (config.out / "checkpoints").exists() and not config.resume:
         raise UsageError(f"{config.out} already holds a run: pass --resume to continue it or choose another --out")
+    for name, folder in (("--outside", config.outside), ("--full-resolution", config.full_resolution)):
+        if folder is not None and not folder.is_dir():
+            raise UsageError(f"{name} {folder} is not a folder")
     if config.init_from and not (config.init_from / "checkpoints" / "state.json").is_file():
         raise UsageError(f"--init-from {config.init_from} holds no training run")
     if config.out.exists() and not config.out.is_dir():

@@ -39,8 +39,11 @@ class TrainConfig:
     calibrate: str = "shifted"  # clean | shifted: temperature and threshold fitted on validation under the shift suite too
     split_seed: int = 42  # the validation split's own seed, so a second training seed keeps the same split
     init_from: Path | None = None  # start phase 2 from another run's finished phase 1 (and its split): ablations
+    # The scope check's population fit (`model_training.scope_fit`); without `outside` the model has none.
+    outside: Path | None = None  # chest X-rays of another population (e.g. adults)
+    full_resolution: Path | None = None  # full-resolution copies of training-split films
 
     def recipe(self) -> dict[str, Any]:
         """The options that decide the weights, for the model card."""
-        skip = {"data", "out", "resume", "command", "version"}
+        skip = {"data", "out", "resume", "command", "version", "outside", "full_resolution"}
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items() if k not in skip}

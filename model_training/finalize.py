@@ -40,7 +40,9 @@ from model_training.metrics import compute_metrics
 from model_training.phases import TrainingState
 from model_training.pipeline import make_dataset
 from model_training.plots import evaluation_plots, training_curves
-from model_training.splits import CLASSES, Sample
+from model_training.foreign_images import foreign_images
+from model_training.scope_fit import NOT_XRAY_METHOD, fit_scope, onnx_features, population_entry, scope_data
+from model_training.splits import CLASSES, Sample, training_folder
 from model_training.config import TrainConfig
 from model_training.shifts import stress_conditions
 from model_training.stress import condition_logits, condition_metrics, decode_all, summarise, write_report
@@ -183,6 +185,16 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
     gate.save(out / DOMAIN_FILE)
     metrics["in_domain_share"] = float(np.mean(gate.in_domain(val_scores)))
     reference = gradcam_reference(classifier, val, preprocessing, probabilities >= threshold)
+    population = {}
+    if config.outside is not None:
+        data = scope_data(training_folder(config.data), [Path(s.path) for s in train], [Path(s.path) for s in val],
+                          config.outside, config.full_resolution)
+        fitted = fit_scope(onnx_features(classifier.infer, preprocessing), gate, data, preprocessing.input_size,
+                           [image.pixels for image in foreign_images().values()], log.info)
+        population = population_entry(fitted, out)
+        domain_extra = {"not_xray_cutoff": fitted.not_xray_cutoff, "not_xray_method": NOT_XRAY_METHOD}
+    else:
+        domain_extra = {}
 
     model_path = out / MODEL_FILE
     final = keras.Model.from_config(model.get_config())  # uncompiled (clone_model would keep the optimizer): ~10 MB
@@ -222,7 +234,8 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
             "cutoff": gate.cutoff,
             "method": f"Mahalanobis distance of the '{FEATURE_LAYER}' vector from the training split's mean "
                       f"(Ledoit-Wolf shrunk covariance); cut-off = {CUTOFF_PERCENTILE}th percentile on validation",
-        },
+        } | domain_extra,
+        population=population,
         gradcam_reference=reference,
         recipe=config.recipe(),
         robustness={k: v for k, v in robustness.items() if k != "clean"} | {"file": "stress.json"},

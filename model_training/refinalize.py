@@ -13,55 +13,23 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from app.core.model_card import CARD_NAME, ModelCard, read_card, sha256_of
+from app.core.model_card import CARD_NAME, ModelCard, read_card
 from app.core.screening import Screener
 from model_training.finalize import git_commit
-from model_training.scope_fit import (
-    CUTOFF_PERCENTILE,
-    FULL_RESOLUTION_SHIFTS,
-    OUTSIDE_FIT_SHARE,
-    REGULARISATION,
-    FittedScope,
-    fit_scope,
-    onnx_features,
-    scope_data,
-)
-from model_training.splits import read_split
-from model_training.train import training_folder
+from model_training.foreign_images import foreign_images
+from model_training.scope_fit import NOT_XRAY_METHOD, fit_scope, onnx_features, population_entry, scope_data
+from model_training.splits import read_split, training_folder
 
-POPULATION_FILE = "population_check.npz"
 # Beside the model and carried over unchanged: the split, the validation report, the plots and the log.
 CARRIED = ("split_train.tsv", "split_val.tsv", "metrics_val.json", "stress.json", "stress.png", "train.log",
            "calibration.png", "confusion_matrix.png", "precision_recall.png", "roc.png", "training_curves.png")
-POPULATION_METHOD = (
-    "Logistic regression (scikit-learn, C={c}, balanced classes) on the standardised 'features' vector: the "
-    "training split's films (clean, under one stress-suite shift each, and full-resolution training-split films "
-    "with {shifts} shifted copies each) against chest X-rays of another population (--outside, {share:.0%} of its "
-    "patients; clean, processed like the training set, and shifted). Near cut-off: {pct}th percentile of the "
-    "validation split; far cut-off: halfway between the highest validation film (224 px copy or full resolution) "
-    "and the {low}th percentile of the outside films of the fit."
-)
-
-
-def population_entry(fitted: FittedScope, folder: Path) -> dict:
-    """The card's `population` entry for a check saved in `folder`."""
-    fitted.population.save(folder / POPULATION_FILE)
-    return {"file": POPULATION_FILE, "sha256": sha256_of(folder / POPULATION_FILE),
-            "cutoff": fitted.population.cutoff, "far_cutoff": fitted.population.far_cutoff,
-            "method": POPULATION_METHOD.format(c=REGULARISATION, shifts=FULL_RESOLUTION_SHIFTS, share=OUTSIDE_FIT_SHARE,
-                                               pct=CUTOFF_PERCENTILE, low=round(100 - CUTOFF_PERCENTILE, 1)),
-            "figures": fitted.figures}
 
 
 def refinalize(model: Path, data: Path, outside: Path, full_resolution: Path | None, out: Path, version: str,
                command: str) -> Path:
     """Write `out` with the model's files and a card of `version` carrying the new scope check."""
-    from model_training.foreign_images import foreign_images
-
     started = time.monotonic()
     source = read_card(model)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"--out {out} is not empty: choose a new folder")
     out.mkdir(parents=True, exist_ok=True)
     folder = model.parent
     named = [source.model_file, source.domain.get("file"), source.onnx.get("file"), source.onnx.get("head", {}).get("file")]
@@ -76,7 +44,7 @@ def refinalize(model: Path, data: Path, outside: Path, full_resolution: Path | N
     card.created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     card.population = population_entry(fitted, out)
     card.domain = card.domain | {"not_xray_cutoff": fitted.not_xray_cutoff,
-                                 "not_xray_method": "largest domain score of any chest film the scope fit saw"}
+                                 "not_xray_method": NOT_XRAY_METHOD}
     card.notes = (f"{source.version}'s network, calibration, threshold, domain statistics and Grad-CAM scale, unchanged "
                   f"(same files and sha256), re-finalized with the supervised population check: {command}")
     card.git_commit = git_commit()

@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from app.core.domain import DomainGate
 from app.core.image_io import ImageLoadError, load_model_image
+from app.core.model_card import sha256_of
 from app.core.preprocessing import PreprocessConfig, preprocess
 from app.core.scope import SCOPES, PopulationCheck, ScopeCheck
 from model_training.shifts import SUITE, STRENGTHS, Condition, apply
@@ -31,6 +32,9 @@ REGULARISATION = 0.02  # inverse L2 strength (scikit-learn's C) on standardised 
 FULL_RESOLUTION_WEIGHT = 5.0  # of each full-resolution training film (few: 70 of the 100 originals) and its shifts
 FULL_RESOLUTION_SHIFTS = 6  # shifted copies of each full-resolution training film
 FIT_SEED = 7
+
+POPULATION_FILE = "population_check.npz"
+NOT_XRAY_METHOD = "largest domain score of any chest film the scope fit saw"
 
 Features = Callable[[list[np.ndarray]], np.ndarray]  # gray images -> (n, d) features
 
@@ -207,3 +211,23 @@ def fit_scope(features: Features, gate: DomainGate, data: ScopeData, input_size:
                          "outside_patients_held_out": len({f.patient for f in held_out}),
                          "full_resolution_training_films_fit": len(full_train)}
     return FittedScope(population, cutoff, figures)
+
+
+POPULATION_METHOD = (
+    "Logistic regression (scikit-learn, C={c}, balanced classes) on the standardised 'features' vector: the "
+    "training split's films (clean, under one stress-suite shift each, and full-resolution training-split films "
+    "with {shifts} shifted copies each) against chest X-rays of another population (--outside, {share:.0%} of its "
+    "patients; clean, processed like the training set, and shifted). Near cut-off: {pct}th percentile of the "
+    "validation split; far cut-off: halfway between the highest validation film (224 px copy or full resolution) "
+    "and the {low}th percentile of the outside films of the fit."
+)
+
+
+def population_entry(fitted: FittedScope, folder: Path) -> dict:
+    """The card's `population` entry for a check saved in `folder`."""
+    fitted.population.save(folder / POPULATION_FILE)
+    return {"file": POPULATION_FILE, "sha256": sha256_of(folder / POPULATION_FILE),
+            "cutoff": fitted.population.cutoff, "far_cutoff": fitted.population.far_cutoff,
+            "method": POPULATION_METHOD.format(c=REGULARISATION, shifts=FULL_RESOLUTION_SHIFTS, share=OUTSIDE_FIT_SHARE,
+                                               pct=CUTOFF_PERCENTILE, low=round(100 - CUTOFF_PERCENTILE, 1)),
+            "figures": fitted.figures}

@@ -33,6 +33,12 @@ def patient_id(path: Path) -> str:
     return match.group("patient") if match else path.stem
 
 
+def training_folder(data: Path) -> Path:
+    """`data` itself when it holds NORMAL/ and PNEUMONIA/, else its `train/` (our validation split is
+    carved from it; an official `val/` beside it is too small to choose anything with and is not used)."""
+    return data / "train" if (data / "train").is_dir() else data
+
+
 def list_samples(folder: Path) -> list[Sample]:
     """All images under `folder/NORMAL` and `folder/PNEUMONIA`, sorted by path."""
     samples = []

@@ -20,15 +20,9 @@ from model_training.export import export_onnx
 from model_training.finalize import finalize
 from model_training.phases import PhaseSpec, TrainingState, run_phase
 from model_training.pipeline import make_dataset
-from model_training.splits import Sample, class_weights, list_samples, read_split, split_train_val, write_split
+from model_training.splits import Sample, class_weights, list_samples, read_split, split_train_val, training_folder, write_split
 
 log = logging.getLogger(__name__)
-
-
-def training_folder(data: Path) -> Path:
-    """`data` itself when it holds NORMAL/ and PNEUMONIA/, else its `train/` (our validation split is
-    carved from it; an official `val/` beside it is too small to choose anything with and is not used)."""
-    return data / "train" if (data / "train").is_dir() else data
 
 
 def resolve_split(config: TrainConfig) -> tuple[list[Sample], list[Sample]]:

@@ -42,9 +42,24 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = tmp_path_factory.mktemp("data")
     out = tmp_path_factory.mktemp("run") / "out"
     _make_dataset(data)
-    args = ["train", "--data", str(data), "--out", str(out), *TRAIN, "--val-fraction", "0.25", "--model-version", "9.1.0"]
+    outside = tmp_path_factory.mktemp("outside")
+    _make_outside(outside)
+    args = ["train", "--data", str(data), "--out", str(out), *TRAIN, "--val-fraction", "0.25", "--model-version", "9.1.0",
+            "--outside", str(outside)]
     assert training_main(args) == 0
     return data, out
+
+
+def _make_outside(root: Path) -> None:
+    """Another 'population': gradients with a dark band, two films per patient, listed in labels.tsv."""
+    rng = np.random.default_rng(1)
+    rows = ["file\tpatient"]
+    for i in range(16):
+        image = np.tile(np.linspace(40, 200, 224, dtype=np.uint8), (224, 1)) + rng.integers(0, 20, (224, 224), dtype=np.uint8)
+        image[100:124] = 20
+        cv2.imwrite(str(root / f"adult_{i}.jpeg"), image)
+        rows.append(f"adult_{i}.jpeg\tP{i // 2}")
+    (root / "labels.tsv").write_text("\n".join(rows) + "\n")
 
 
 def test_training_writes_model_card_domain_and_plots(trained: tuple[Path, Path]) -> None:
@@ -61,6 +76,19 @@ def test_training_writes_model_card_domain_and_plots(trained: tuple[Path, Path])
     state = json.loads((out / "checkpoints" / "state.json").read_text())
     assert state["frozen"]["epoch"] == 1 and state["finetune"]["epoch"] == 2
     assert state["finetune"]["swa_count"] == 2 and (out / "checkpoints" / "finetune_swa.npz").is_file()
+
+
+def test_training_with_outside_films_fits_the_population_check(trained: tuple[Path, Path]) -> None:
+    from app.core.screening import Screener
+
+    _, out = trained
+    card = read_card(out / "pneumoscan_mobilenetv2.keras")
+    assert card.population["file"] == "population_check.npz" and card.population["cutoff"] <= card.population["far_cutoff"]
+    assert card.domain["not_xray_cutoff"] >= card.domain["cutoff"]
+    figures = card.population["figures"]
+    assert figures["validation"]["n"] == len(read_split(out / "split_val.tsv")) and figures["outside_held_out"]["n"] > 0
+    assert figures["counts"]["outside_patients_fit"] + figures["counts"]["outside_patients_held_out"] == 8
+    assert Screener(out / "pneumoscan_mobilenetv2.keras").scope.population is not None  # verified and loaded
 
 
 def test_card_records_version_recipe_commit_times_robustness_and_gradcam_scale(trained: tuple[Path, Path]) -> None:
