@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app import __version__
 from app.core.errors import OutputError, PneumoScanError
+from app.core.numbers import probability_text, threshold_text
 from app.core.scan import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, MAX_PROCESSES
 
 CLAHE_CHOICES = {"model": None, "on": True, "off": False}
@@ -76,13 +77,15 @@ class _VersionAction(argparse.Action):
 
 
 def version_text(model_path: Path | None = None) -> str:
+    from app.core.backend import file_that_runs
     from app.core.model_card import CARD_NAME
     from app.core.resources import default_model_path
 
     model_path = Path(model_path) if model_path else default_model_path()
     try:
         card = json.loads((model_path.parent / CARD_NAME).read_text(encoding="utf-8-sig"))
-        model = f"model {card['name']} {card['version']} (sha256 {str(card['sha256'])[:12]})"
+        runs = file_that_runs(model_path, (card.get("onnx") or {}).get("file"), card["model_file"])
+        model = f"model {card['name']} {card['version']} (sha256 {str(card['sha256'])[:12]}), runs {runs.name}"
     except (OSError, ValueError, KeyError, TypeError) as exc:
         model = f"model unavailable ({model_path.parent / CARD_NAME}: {exc.__class__.__name__})"
     return f"PneumoScan {__version__}, {model}"
@@ -193,6 +196,10 @@ def _predict(args: argparse.Namespace) -> int:
     from app.core.scan_row import ScanRow
 
     _check_inputs(args.images)
+    for path in args.images:
+        if path.is_dir():
+            raise UsageError(f"{path} is a folder; predict takes image files. To score every image in it: "
+                             f"pneumoscan-cli scan {path}")
     screener = _open_screener(args.model, args.backend)
     clahe = CLAHE_CHOICES[args.clahe]
     failures = 0
@@ -208,8 +215,8 @@ def _predict(args: argparse.Namespace) -> int:
         elif row.status == "error":
             print(f"{path}: ERROR {row.error}", file=sys.stderr, flush=True)
         else:
-            print(f"{path}: {row.display_label}  probability of pneumonia {row.probability:.3f} "
-                  f"(threshold {row.threshold:.3f}, model {row.model_version})")
+            print(f"{path}: {row.display_label}  probability of pneumonia {probability_text(row.probability)} "
+                  f"(threshold {threshold_text(row.threshold)}, model {row.model_version})")
             for warning in row.warnings:
                 print(f"  warning: {warning}")
     return 1 if failures else 0
@@ -251,7 +258,7 @@ def _heatmap(args: argparse.Namespace) -> int:
         raise OutputError(f"Could not encode {args.out}")
     atomic_write_bytes(args.out, encoded.tobytes())
     p = explanation.prediction
-    print(f"{args.image}: {p.display_label}  probability {p.probability:.3f}; Grad-CAM for "
+    print(f"{args.image}: {p.display_label}  probability of pneumonia {probability_text(p.probability)}; Grad-CAM for "
           f"{explanation.explained_class} written to {args.out}"
           + (" (no region supports this class: the map is empty)" if explanation.empty else "")
           + f". {scale_description(explanation.reference)}")
