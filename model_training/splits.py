@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
 
 from app.core.image_io import is_image_path
 
@@ -69,6 +68,8 @@ def split_train_val(samples: list[Sample], val_fraction: float = 0.2, seed: int 
     n_splits = max(2, round(1 / val_fraction))
     labels = np.array([s.label for s in samples])
     groups = _groups_with_duplicates(samples)
+    from sklearn.model_selection import StratifiedGroupKFold  # here, not at the top: train's refusals come before it
+
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     train_idx, val_idx = next(splitter.split(np.zeros(len(samples)), labels, groups))
     return [samples[i] for i in sorted(train_idx)], [samples[i] for i in sorted(val_idx)]

@@ -14,7 +14,7 @@ from app.core.errors import ImageLoadError
 from app.core.image_io import load_model_image
 from app.core.preprocessing import PreprocessConfig
 from model_training.architecture import build_model
-from model_training.config import TrainConfig
+from model_training.config import TrainConfig, training_folder
 from model_training.distribute import distribution
 from model_training.export import export_onnx
 from model_training.finalize import finalize
@@ -23,12 +23,6 @@ from model_training.pipeline import make_dataset
 from model_training.splits import Sample, class_weights, list_samples, read_split, split_train_val, write_split
 
 log = logging.getLogger(__name__)
-
-
-def training_folder(data: Path) -> Path:
-    """`data` itself when it holds NORMAL/ and PNEUMONIA/, else its `train/` (our validation split is
-    carved from it; an official `val/` beside it is too small to choose anything with and is not used)."""
-    return data / "train" if (data / "train").is_dir() else data
 
 
 def resolve_split(config: TrainConfig) -> tuple[list[Sample], list[Sample]]:
