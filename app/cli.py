@@ -306,6 +306,8 @@ def _dask_scan(args: argparse.Namespace, request):  # noqa: ANN001, ANN202 - Sca
 
 
 def _scan(args: argparse.Namespace) -> int:
+    from app.core.progress import progress_bar
+
     request = _scan_request(args)
     out = request.csv_path
     if args.dask is not None:
@@ -314,19 +316,26 @@ def _scan(args: argparse.Namespace) -> int:
         updates = request.start(_open_screener(args.model, args.backend))
     counts = {"ok": 0, "warning": 0, "error": 0}
     flagged = done = 0
+    bar = None
     try:
         for update in updates:
             for row in update.rows:
                 counts[row.status] += 1
                 flagged += row.prediction == "PNEUMONIA"
+            if bar is None:  # the total is known from the first update on
+                bar = progress_bar(update.total, "img", "scan")
+                if update.skipped:
+                    bar.set_postfix_str(f"{update.skipped} already in the CSV", refresh=False)
+            bar.update(update.done - done)
             done = update.done
-            print(f"\r{update.done}/{update.total} images  {update.images_per_second:.1f} img/s"
-                  + (f"  ({update.skipped} already in the CSV)" if update.skipped else ""), end="", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
-        print(f"\nStopped after {done} images; {out} holds every finished row. "
+        if bar is not None:
+            bar.close()
+        print(f"Stopped after {done} images; {out} holds every finished row. "
               "Run again with --resume to continue.", file=sys.stderr)
         return 130
-    print(file=sys.stderr)
+    if bar is not None:
+        bar.close()
     print(f"{done} scanned: {flagged} flagged PNEUMONIA, {counts['warning']} with warnings, "
           f"{counts['error']} errors -> {out}")
     return 1 if counts["error"] else 0

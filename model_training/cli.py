@@ -194,6 +194,7 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _stress(args: argparse.Namespace) -> int:
+    from app.core.progress import note
     from app.core.screening import Prepared, Screener
     from model_training.splits import CLASSES
     from model_training.stress import run_stress, select_samples, write_report
@@ -214,7 +215,7 @@ def _stress(args: argparse.Namespace) -> int:
         return [p.logit for p in screener.predict_prepared([Prepared(t) for t in batch])]
 
     report = run_stress(infer, samples, card.preprocessing, card.temperature, card.threshold,
-                        progress=lambda line: print(line, file=sys.stderr))
+                        progress=note)
     report["model_version"], report["sha256"] = card.version, card.sha256
     if baseline is not None:
         baseline.setdefault("label", baseline.get("model_version", "baseline"))

@@ -23,6 +23,7 @@ import numpy as np
 from app.core.classifier import Classifier
 from app.core.model_card import ModelCard, sha256_of
 from app.core.preprocessing import PreprocessConfig
+from app.core.progress import tracked
 from app.core.resources import MODEL_FILE
 from model_training.architecture import FEATURE_LAYER, LOGIT_LAYER, TARGET_LAYER
 from model_training.calibration import (
@@ -85,7 +86,8 @@ def stress_logits(classifier: Classifier, val: list[Sample], config: PreprocessC
     keys = [f"{CLASSES[s.label]}/{Path(s.path).name}" for s in kept]
     infer = lambda batch: classifier.infer(batch)[0]  # noqa: E731
     out = {}
-    for condition in stress_conditions():
+    conditions = stress_conditions()
+    for condition in tracked(conditions, len(conditions), "conditions", "stress logits"):
         out[condition.name] = condition_logits(infer, images, keys, condition, config)
         log.info("stress logits: %s", condition.name)
     return out
