@@ -32,6 +32,8 @@ def test_x11_names_the_libraries_actually_missing() -> None:
                               "libxcb-icccm.so.4, libxcb-keysyms.so.1 ")
     assert "sudo apt-get install libxcb-icccm4 libxcb-keysyms1;" in problem and "pneumoscan-cli" in problem
     assert "cursor" not in problem  # what is installed is not named
+    glib = display_problem({"DISPLAY": ":0"}, "linux", lambda: ["libglib-2.0.so.0", "libgthread-2.0.so.0"])
+    assert "sudo apt-get install libglib2.0-0;" in glib  # one package, named once
 
 
 def test_missing_libraries_come_from_ldd_of_the_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,7 +59,9 @@ def test_this_machine_agrees_with_ldd() -> None:
 
 @pytest.mark.parametrize(("soname", "package"), [("libxcb-icccm.so.4", "libxcb-icccm4"), ("libGL.so.1", "libgl1"),
                                                  ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
-                                                 ("libxcb-render-util.so.0", "libxcb-render-util0")])
+                                                 ("libxcb-render-util.so.0", "libxcb-render-util0"),
+                                                 ("libglib-2.0.so.0", "libglib2.0-0"), ("libgthread-2.0.so.0", "libglib2.0-0"),
+                                                 ("libdbus-1.so.3", "libdbus-1-3"), ("libEGL.so.1", "libegl1")])
 def test_debian_package_names(soname: str, package: str) -> None:
     assert debian_package(soname) == package
 

@@ -48,7 +48,7 @@ def display_problem(env: Mapping[str, str] = os.environ, platform: str = sys.pla
     lacking = [] if wayland else missing()
     if lacking:
         return (f"Qt's X11 (xcb) platform needs system libraries that are not installed: {', '.join(lacking)} "
-                f"(Debian/Ubuntu: sudo apt-get install {' '.join(debian_package(name) for name in lacking)}; "
+                f"(Debian/Ubuntu: sudo apt-get install {' '.join(dict.fromkeys(map(debian_package, lacking)))}; "
                 "the README lists every package); or use pneumoscan-cli.")
     return ""
 

@@ -45,9 +45,14 @@ def missing_xcb_libraries(plugin: Path | None = None,
     return missing
 
 
+GLIB = ("libglib-2.0", "libgthread-2.0", "libgobject-2.0", "libgio-2.0", "libgmodule-2.0")  # all in one package
+
+
 def debian_package(soname: str) -> str:
     """Debian's usual package for a library: libxcb-icccm.so.4 -> libxcb-icccm4, libxkbcommon-x11.so.0 ->
-    libxkbcommon-x11-0 (a hyphen when the name ends in a digit)."""
+    libxkbcommon-x11-0 (a hyphen when the name ends in a digit), libglib-2.0.so.0 -> libglib2.0-0."""
     stem, _, version = soname.partition(".so")
     stem, version = stem.lower(), version.lstrip(".").split(".")[0]
+    if stem in GLIB:
+        return "libglib2.0-0"
     return f"{stem}{'-' if version and stem[-1:].isdigit() else ''}{version}"
