@@ -1,4 +1,4 @@
-"""`pneumoscan-cli`: predict, heatmap, scan and merge from a terminal, on the same engine as the GUI.
+"""`pneumoscan-cli`: predict, heatmap, scan, watch and merge from a terminal, on the same engine as the GUI.
 
 Every path and option is checked before the model loads, and no output may overwrite an input or an
 unrelated file (`app.core.outputs`). Results go to stdout, messages to stderr; the exit code says
@@ -147,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
                       "processes here; the folder (and --model) must be visible at the same path on every worker "
                       "(needs pip install 'pneumoscan[cluster]')")
     _add_common(scan)
+    watch = command("watch", "score each new image in a folder as it arrives, appending its row to a CSV, until Ctrl-C")
+    watch.add_argument("folder", type=Path)
+    watch.add_argument("--out", type=Path, required=True, help="results CSV to append to (created, or continued: "
+                       "a file already in it is not scored again)")
+    watch.add_argument("--recursive", action="store_true", help="include sub-folders")
+    watch.add_argument("--site", type=Path, default=None, help="a site calibration (pneumoscan-cli calibrate) for this model")
+    watch.add_argument("--excel", action="store_true", help="write UTF-8 with a byte-order mark, so Excel shows accents")
+    _add_common(watch)
     merge = command("merge", "merge the part CSVs of a sharded scan into one CSV, sorted like a single scan")
     merge.add_argument("parts", nargs="+", type=Path, help="the part CSVs (scan --shard I/N), all N of them")
     merge.add_argument("--out", type=Path, required=True, help="CSV to write")
@@ -155,13 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open_screener(model: Path | None, backend: str | None):  # noqa: ANN202 - imported lazily to keep --help instant
+def _open_screener(model: Path | None, backend: str | None, site: Path | None = None):  # noqa: ANN202 - lazy: --help stays instant
     from app.core.errors import ModelError
     from app.core.screening import Screener
 
     try:
         with _native_stderr_silenced():
-            return Screener(model, backend)
+            return Screener(model, backend, site)
     except PneumoScanError:
         raise
     except Exception as exc:  # a damaged statistics file, an odd archive: a bad model, not a crash
@@ -341,6 +349,38 @@ def _scan(args: argparse.Namespace) -> int:
     return 1 if counts["error"] else 0
 
 
+def _watch(args: argparse.Namespace) -> int:
+    """Until Ctrl-C or SIGTERM (either sets the stop event; the pass under way finishes and is written)."""
+    import signal
+    import threading
+
+    from app.core.model_card import read_card
+    from app.core.resources import default_model_path
+    from app.core.watch import WatchRequest, watch_folder
+
+    _check_inputs([args.site] if args.site else [])
+    request = WatchRequest(args.folder, args.out, args.recursive, CLAHE_CHOICES[args.clahe], args.excel)
+    card = read_card(Path(args.model) if args.model else default_model_path())
+    kept = request.check(card.version, card.sha256)  # before the model loads
+    screener = _open_screener(args.model, args.backend, args.site)
+    stop = threading.Event()
+    for name in ("SIGINT", "SIGTERM"):
+        signal.signal(getattr(signal, name), lambda *_: stop.set())
+    print(f"Watching {args.folder} ({len(kept)} already in {args.out}); Ctrl-C stops.", file=sys.stderr, flush=True)
+    scored = errors = 0
+    for rows in watch_folder(screener, request, stop):
+        for row in rows:
+            scored += 1
+            errors += row.status == "error"
+            if row.status == "error":
+                print(f"{row.path}: ERROR {row.error}", file=sys.stderr, flush=True)
+            else:
+                print(f"{row.path}: {row.display_label}  probability of pneumonia {probability_text(row.probability)} "
+                      f"(threshold {threshold_text(row.threshold)})", flush=True)
+    print(f"Stopped: {scored} images scored this run, {errors} errors -> {args.out}", file=sys.stderr)
+    return 1 if errors else 0
+
+
 def _merge(args: argparse.Namespace) -> int:
     from app.core.merge import IncompleteParts, check_merge_output, merge_parts
 
@@ -383,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_frameworks()
     args = build_parser().parse_args(argv)
     try:
-        return {"predict": _predict, "heatmap": _heatmap, "scan": _scan, "merge": _merge}[args.command](args)
+        commands = {"predict": _predict, "heatmap": _heatmap, "scan": _scan, "watch": _watch, "merge": _merge}
+        return commands[args.command](args)
     except PneumoScanError as exc:
         print(f"pneumoscan-cli: {exc}", file=sys.stderr)
         return 2
