@@ -1,4 +1,4 @@
-"""`pneumoscan-cli`: predict, heatmap, scan and merge from a terminal, on the same engine as the GUI.
+"""`pneumoscan-cli`: predict, heatmap, scan, watch and merge from a terminal, on the same engine as the GUI.
 
 Every path and option is checked before the model loads, and no output may overwrite an input or an
 unrelated file (`app.core.outputs`). Results go to stdout, messages to stderr; the exit code says
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app import __version__
 from app.core.errors import OutputError, PneumoScanError
+from app.core.numbers import probability_text, threshold_text
 from app.core.scan import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, MAX_PROCESSES
 
 CLAHE_CHOICES = {"model": None, "on": True, "off": False}
@@ -76,13 +77,15 @@ class _VersionAction(argparse.Action):
 
 
 def version_text(model_path: Path | None = None) -> str:
+    from app.core.backend import file_that_runs
     from app.core.model_card import CARD_NAME
     from app.core.resources import default_model_path
 
     model_path = Path(model_path) if model_path else default_model_path()
     try:
         card = json.loads((model_path.parent / CARD_NAME).read_text(encoding="utf-8-sig"))
-        model = f"model {card['name']} {card['version']} (sha256 {str(card['sha256'])[:12]})"
+        runs = file_that_runs(model_path, (card.get("onnx") or {}).get("file"), card["model_file"])
+        model = f"model {card['name']} {card['version']} (sha256 {str(card['sha256'])[:12]}), runs {runs.name}"
     except (OSError, ValueError, KeyError, TypeError) as exc:
         model = f"model unavailable ({model_path.parent / CARD_NAME}: {exc.__class__.__name__})"
     return f"PneumoScan {__version__}, {model}"
@@ -144,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
                       "processes here; the folder (and --model) must be visible at the same path on every worker "
                       "(needs pip install 'pneumoscan[cluster]')")
     _add_common(scan)
+    watch = command("watch", "score each new image in a folder as it arrives, appending its row to a CSV, until Ctrl-C")
+    watch.add_argument("folder", type=Path)
+    watch.add_argument("--out", type=Path, required=True, help="results CSV to append to (created, or continued: "
+                       "a file already in it is not scored again)")
+    watch.add_argument("--recursive", action="store_true", help="include sub-folders")
+    watch.add_argument("--site", type=Path, default=None, help="a site calibration (pneumoscan-cli calibrate) for this model")
+    watch.add_argument("--excel", action="store_true", help="write UTF-8 with a byte-order mark, so Excel shows accents")
+    _add_common(watch)
     merge = command("merge", "merge the part CSVs of a sharded scan into one CSV, sorted like a single scan")
     merge.add_argument("parts", nargs="+", type=Path, help="the part CSVs (scan --shard I/N), all N of them")
     merge.add_argument("--out", type=Path, required=True, help="CSV to write")
@@ -152,13 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open_screener(model: Path | None, backend: str | None):  # noqa: ANN202 - imported lazily to keep --help instant
+def _open_screener(model: Path | None, backend: str | None, site: Path | None = None):  # noqa: ANN202 - lazy: --help stays instant
     from app.core.errors import ModelError
     from app.core.screening import Screener
 
     try:
         with _native_stderr_silenced():
-            return Screener(model, backend)
+            return Screener(model, backend, site)
     except PneumoScanError:
         raise
     except Exception as exc:  # a damaged statistics file, an odd archive: a bad model, not a crash
@@ -193,6 +204,10 @@ def _predict(args: argparse.Namespace) -> int:
     from app.core.scan_row import ScanRow
 
     _check_inputs(args.images)
+    for path in args.images:
+        if path.is_dir():
+            raise UsageError(f"{path} is a folder; predict takes image files. To score every image in it: "
+                             f"pneumoscan-cli scan {path}")
     screener = _open_screener(args.model, args.backend)
     clahe = CLAHE_CHOICES[args.clahe]
     failures = 0
@@ -208,8 +223,8 @@ def _predict(args: argparse.Namespace) -> int:
         elif row.status == "error":
             print(f"{path}: ERROR {row.error}", file=sys.stderr, flush=True)
         else:
-            print(f"{path}: {row.display_label}  probability of pneumonia {row.probability:.3f} "
-                  f"(threshold {row.threshold:.3f}, model {row.model_version})")
+            print(f"{path}: {row.display_label}  probability of pneumonia {probability_text(row.probability)} "
+                  f"(threshold {threshold_text(row.threshold)}, model {row.model_version})")
             for warning in row.warnings:
                 print(f"  warning: {warning}")
     return 1 if failures else 0
@@ -251,7 +266,7 @@ def _heatmap(args: argparse.Namespace) -> int:
         raise OutputError(f"Could not encode {args.out}")
     atomic_write_bytes(args.out, encoded.tobytes())
     p = explanation.prediction
-    print(f"{args.image}: {p.display_label}  probability {p.probability:.3f}; Grad-CAM for "
+    print(f"{args.image}: {p.display_label}  probability of pneumonia {probability_text(p.probability)}; Grad-CAM for "
           f"{explanation.explained_class} written to {args.out}"
           + (" (no region supports this class: the map is empty)" if explanation.empty else "")
           + f". {scale_description(explanation.reference)}")
@@ -299,6 +314,8 @@ def _dask_scan(args: argparse.Namespace, request):  # noqa: ANN001, ANN202 - Sca
 
 
 def _scan(args: argparse.Namespace) -> int:
+    from app.core.progress import progress_bar
+
     request = _scan_request(args)
     out = request.csv_path
     if args.dask is not None:
@@ -307,22 +324,61 @@ def _scan(args: argparse.Namespace) -> int:
         updates = request.start(_open_screener(args.model, args.backend))
     counts = {"ok": 0, "warning": 0, "error": 0}
     flagged = done = 0
+    bar = None
     try:
         for update in updates:
             for row in update.rows:
                 counts[row.status] += 1
                 flagged += row.prediction == "PNEUMONIA"
+            if bar is None:  # the total is known from the first update on
+                bar = progress_bar(update.total, "img", "scan")
+                if update.skipped:
+                    bar.set_postfix_str(f"{update.skipped} already in the CSV", refresh=False)
+            bar.update(update.done - done)
             done = update.done
-            print(f"\r{update.done}/{update.total} images  {update.images_per_second:.1f} img/s"
-                  + (f"  ({update.skipped} already in the CSV)" if update.skipped else ""), end="", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
-        print(f"\nStopped after {done} images; {out} holds every finished row. "
+        if bar is not None:
+            bar.close()
+        print(f"Stopped after {done} images; {out} holds every finished row. "
               "Run again with --resume to continue.", file=sys.stderr)
         return 130
-    print(file=sys.stderr)
+    if bar is not None:
+        bar.close()
     print(f"{done} scanned: {flagged} flagged PNEUMONIA, {counts['warning']} with warnings, "
           f"{counts['error']} errors -> {out}")
     return 1 if counts["error"] else 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """Until Ctrl-C or SIGTERM (either sets the stop event; the pass under way finishes and is written)."""
+    import signal
+    import threading
+
+    from app.core.model_card import read_card
+    from app.core.resources import default_model_path
+    from app.core.watch import WatchRequest, watch_folder
+
+    _check_inputs([args.site] if args.site else [])
+    request = WatchRequest(args.folder, args.out, args.recursive, CLAHE_CHOICES[args.clahe], args.excel)
+    card = read_card(Path(args.model) if args.model else default_model_path())
+    kept = request.check(card.version, card.sha256)  # before the model loads
+    screener = _open_screener(args.model, args.backend, args.site)
+    stop = threading.Event()
+    for name in ("SIGINT", "SIGTERM"):
+        signal.signal(getattr(signal, name), lambda *_: stop.set())
+    print(f"Watching {args.folder} ({len(kept)} already in {args.out}); Ctrl-C stops.", file=sys.stderr, flush=True)
+    scored = errors = 0
+    for rows in watch_folder(screener, request, stop):
+        for row in rows:
+            scored += 1
+            errors += row.status == "error"
+            if row.status == "error":
+                print(f"{row.path}: ERROR {row.error}", file=sys.stderr, flush=True)
+            else:
+                print(f"{row.path}: {row.display_label}  probability of pneumonia {probability_text(row.probability)} "
+                      f"(threshold {threshold_text(row.threshold)})", flush=True)
+    print(f"Stopped: {scored} images scored this run, {errors} errors -> {args.out}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def _merge(args: argparse.Namespace) -> int:
@@ -367,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_frameworks()
     args = build_parser().parse_args(argv)
     try:
-        return {"predict": _predict, "heatmap": _heatmap, "scan": _scan, "merge": _merge}[args.command](args)
+        commands = {"predict": _predict, "heatmap": _heatmap, "scan": _scan, "watch": _watch, "merge": _merge}
+        return commands[args.command](args)
     except PneumoScanError as exc:
         print(f"pneumoscan-cli: {exc}", file=sys.stderr)
         return 2

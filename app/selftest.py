@@ -72,6 +72,7 @@ def read_model_card_json(model_path: Path) -> dict:
 
 
 def version_text(model_path: Path | None = None) -> str:
+    from app.core.backend import file_that_runs
     from app.core.resources import default_model_path
 
     model_path = Path(model_path) if model_path else default_model_path()
@@ -83,7 +84,8 @@ def version_text(model_path: Path | None = None) -> str:
     else:
         name, version = card.get("name", "?"), card.get("version", "?")
         created = f", created {card['created']}" if card.get("created") else ""
-        lines.append(f"model: {name} {version} ({card.get('model_file') or model_path.name}{created})")
+        runs = file_that_runs(model_path, (card.get("onnx") or {}).get("file"), card.get("model_file") or model_path.name)
+        lines.append(f"model: {name} {version} (runs {runs.name}{created})")
     lines.append(f"Python {sys.version.split()[0]}{' (bundled)' if getattr(sys, 'frozen', False) else ''}")
     return "\n".join(lines)
 
@@ -109,7 +111,8 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
     import numpy as np
 
     from app.core.errors import PneumoScanError
-    from app.core.image_io import load_image
+    from app.core.image_io import load_image, load_model_image
+    from app.core.numbers import probability_text, threshold_text
     from app.core.resources import default_model_path, sample_images
 
     model_path = Path(model_path) if model_path else default_model_path()
@@ -146,7 +149,7 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
     for path in samples:
         t = time.perf_counter()
         try:
-            prediction = screener.predict(load_image(path))
+            prediction = screener.predict(load_model_image(path, screener.card.input_size))  # as predict scores it
         except PneumoScanError as exc:
             report.fail(f"{path.name}: {exc}", out)
             continue
@@ -156,7 +159,8 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
             report.timings["first_prediction_since_start_s"] = time.perf_counter() - _T0
         expected = expected_label(path)
         domain = "" if prediction.in_domain else f"  (warning: {prediction.scope})"
-        detail = f"p(pneumonia)={prediction.probability:.3f}, threshold {prediction.threshold:.3f}, {times[-1] * 1000:.0f} ms"
+        detail = (f"p(pneumonia) {probability_text(prediction.probability)}, threshold {threshold_text(prediction.threshold)}, "
+                  f"{times[-1] * 1000:.0f} ms")
         if prediction.label == expected:
             report.say(f"ok    {path.name}: {prediction.label} ({detail}){domain}", out)
         else:

@@ -54,40 +54,66 @@ def _non_negative_int(value: str) -> int:
     return number
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage mistake is one line on stderr (exit 2), like every other refusal of this command line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default after its meaning, except where there is none to show (required, unset, a switch)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default in (None, False, argparse.SUPPRESS) or "%(default)" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    train = sub.add_parser("train", help="train the two-phase MobileNetV2 model",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train = sub.add_parser("train", help="train the two-phase MobileNetV2 model", formatter_class=_Help,
+                           description="Train the two-phase MobileNetV2 model (phase 1: the head on a frozen "
+                           "backbone; phase 2: fine-tuning), then stress-test, calibrate and export it. The "
+                           "defaults are the recipe of the bundled model (docs/training.md).")
     train.add_argument("--data", type=Path, required=True, help="folder with NORMAL/ and PNEUMONIA/ (or train/ holding them)")
     train.add_argument("--out", type=Path, required=True, help="output folder (model, card, plots, checkpoints, log)")
     train.add_argument("--base-weights", type=_base_weights, default="imagenet",
                        help="ImageNet weights: 'imagenet' (download), a local .h5 file, or 'none' (random)")
     train.add_argument("--model-version", type=_version, default=None, dest="version",
-                       help=f"version written to the model card (default {DEFAULT_VERSION}, or the resumed run's); "
+                       help=f"version written to the model card (default: {DEFAULT_VERSION}, or the resumed run's); "
                             "never the version of a model already in --out")
-    train.add_argument("--epochs-frozen", type=_non_negative_int, default=DEFAULTS["epochs_frozen"])
-    train.add_argument("--epochs-finetune", type=_non_negative_int, default=DEFAULTS["epochs_finetune"])
+    train.add_argument("--epochs-frozen", type=_non_negative_int, default=DEFAULTS["epochs_frozen"],
+                       help="phase 1 epochs: only the new head learns, the backbone is frozen")
+    train.add_argument("--epochs-finetune", type=_non_negative_int, default=DEFAULTS["epochs_finetune"],
+                       help="phase 2 epochs: the head and the backbone from --fine-tune-at on learn")
     train.add_argument("--fine-tune-at", type=_non_negative_int, default=DEFAULTS["fine_tune_at"],
                        help="first backbone layer to fine-tune (0 = the whole backbone)")
     train.add_argument("--augment", choices=("none", "basic", "xray"), default=DEFAULTS["augment"],
                        help="training augmentation: 1.0.0's small jitter (basic) or acquisition-like shifts (xray)")
-    train.add_argument("--input-clahe", action="store_true", help="CLAHE as part of the model's input (training and prediction)")
-    train.add_argument("--frozen-lr", type=_positive(float), default=DEFAULTS["frozen_lr"])
-    train.add_argument("--finetune-lr", type=_positive(float), default=DEFAULTS["finetune_lr"], help="peak rate of phase 2")
-    train.add_argument("--optimizer", choices=("adam", "adamw"), default=DEFAULTS["optimizer"])
+    train.add_argument("--input-clahe", action="store_true", help="CLAHE as part of the model's input (training "
+                       "and prediction; default: off)")
+    train.add_argument("--frozen-lr", type=_positive(float), default=DEFAULTS["frozen_lr"], help="learning rate of phase 1")
+    train.add_argument("--finetune-lr", type=_positive(float), default=DEFAULTS["finetune_lr"], help="peak learning rate of phase 2")
+    train.add_argument("--optimizer", choices=("adam", "adamw"), default=DEFAULTS["optimizer"],
+                       help="Adam, or AdamW with decoupled weight decay")
     train.add_argument("--weight-decay", type=float, default=DEFAULTS["weight_decay"], help="AdamW's decoupled weight decay")
     train.add_argument("--schedule", choices=("cosine", "plateau"), default=DEFAULTS["schedule"],
                        help="phase 2: cosine decay after a warm-up, or 1.0.0's reduce-on-plateau with early stopping")
-    train.add_argument("--warmup-epochs", type=float, default=DEFAULTS["warmup_epochs"])
-    train.add_argument("--train-bn", action="store_true", help="phase 2 also updates BatchNormalization statistics")
-    train.add_argument("--label-smoothing", type=float, default=DEFAULTS["label_smoothing"])
+    train.add_argument("--warmup-epochs", type=float, default=DEFAULTS["warmup_epochs"],
+                       help="epochs of linear warm-up before the cosine decay")
+    train.add_argument("--train-bn", action="store_true", help="phase 2 also updates BatchNormalization statistics "
+                       "(default: off)")
+    train.add_argument("--label-smoothing", type=float, default=DEFAULTS["label_smoothing"],
+                       help="targets moved this far from 0 and 1 (0: none)")
     train.add_argument("--swa-epochs", type=_non_negative_int, default=DEFAULTS["swa_epochs"],
                        help="average the weights of the last N fine-tuning epochs (0: keep the best epoch)")
     train.add_argument("--calibrate", choices=("shifted", "clean"), default=DEFAULTS["calibrate"],
                        help="fit temperature and threshold on validation clean+shifted, or clean only")
-    train.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    train.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seed of weights, augmentation and shuffling")
     train.add_argument("--split-seed", type=int, default=DEFAULTS["split_seed"], help="seed of the validation split")
-    train.add_argument("--batch-size", type=_positive(int), default=DEFAULTS["batch_size"])
-    train.add_argument("--val-fraction", type=float, default=DEFAULTS["val_fraction"])
+    train.add_argument("--batch-size", type=_positive(int), default=DEFAULTS["batch_size"], help="images per training step")
+    train.add_argument("--val-fraction", type=float, default=DEFAULTS["val_fraction"],
+                       help="share of the patients held out for validation")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument("--distribute", choices=("none", "mirrored"), default="none",
                        help="mirrored: both phases on every visible GPU (tf.distribute.MirroredStrategy), "
@@ -102,7 +128,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m model_training", description=__doc__)
+    parser = _Parser(prog="python -m model_training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     evaluate = sub.add_parser("evaluate", help="metrics and plots of a model on a labelled folder")
@@ -132,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_train(config: TrainConfig) -> None:
     """Everything that can be refused before any work (nothing is written if this raises)."""
+    from model_training.config import training_folder
     from model_training.splits import CLASSES
-    from model_training.splits import training_folder
 
     if not config.data.is_dir():
         raise UsageError(f"--data {config.data} is not a folder")
@@ -174,18 +200,19 @@ def _resumed_version(args: argparse.Namespace) -> str | None:
 
 
 def _train(args: argparse.Namespace, argv: list[str]) -> int:
-    from model_training.train import train
-
     options = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     options["version"] = args.version or _resumed_version(args) or DEFAULT_VERSION
     options["command"] = "python -m model_training " + shlex.join(a for a in argv if a != "--resume")
     config = TrainConfig(**options)
     _check_train(config)
+    from model_training.train import train  # TensorFlow loads here, after every refusal
+
     print(f"model written to {train(config, args.distribute)}")
     return 0
 
 
 def _stress(args: argparse.Namespace) -> int:
+    from app.core.progress import note
     from app.core.screening import Prepared, Screener
     from model_training.splits import CLASSES
     from model_training.stress import run_stress, select_samples, write_report
@@ -206,7 +233,7 @@ def _stress(args: argparse.Namespace) -> int:
         return [p.logit for p in screener.predict_prepared([Prepared(t) for t in batch])]
 
     report = run_stress(infer, samples, card.preprocessing, card.temperature, card.threshold,
-                        progress=lambda line: print(line, file=sys.stderr))
+                        progress=note)
     report["model_version"], report["sha256"] = card.version, card.sha256
     if baseline is not None:
         baseline.setdefault("label", baseline.get("model_version", "baseline"))

@@ -10,6 +10,12 @@ from typing import Any
 DEFAULT_VERSION = "2.0.0"
 
 
+def training_folder(data: Path) -> Path:
+    """`data` itself when it holds NORMAL/ and PNEUMONIA/, else its `train/` (our validation split is
+    carved from it; an official `val/` beside it is too small to choose anything with and is not used)."""
+    return data / "train" if (data / "train").is_dir() else data
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     data: Path

@@ -12,13 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from app.core.image_io import ImageLoadError, load_model_image
 from app.core.outputs import atomic_write_bytes
+from app.core.progress import tracked
 from app.core.screening import Screener
 from model_training.calibration import sigmoid
 from model_training.metrics import compute_metrics
@@ -37,16 +37,14 @@ def score(screener: Screener, paths: list[str]) -> tuple[list[tuple[str, float, 
         rows.extend((path, p.logit, p.in_domain) for (path, _), p in zip(pending, predictions))
         pending.clear()
 
-    for done, path in enumerate(paths, 1):
+    for path in tracked(paths, len(paths), "images", "evaluate"):
         try:
             pending.append((path, screener.prepare(load_model_image(path, screener.card.input_size))))
         except ImageLoadError as exc:
             errors[path] = str(exc)
         if len(pending) == BATCH:
             flush()
-        print(f"\r{done}/{len(paths)} images", end="", flush=True, file=sys.stderr)
     flush()
-    print(file=sys.stderr)
     return rows, errors
 
 

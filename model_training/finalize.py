@@ -23,6 +23,7 @@ import numpy as np
 from app.core.classifier import Classifier
 from app.core.model_card import ModelCard, sha256_of
 from app.core.preprocessing import PreprocessConfig
+from app.core.progress import tracked
 from app.core.resources import MODEL_FILE
 from model_training.architecture import FEATURE_LAYER, LOGIT_LAYER, TARGET_LAYER
 from model_training.calibration import (
@@ -42,8 +43,8 @@ from model_training.pipeline import make_dataset
 from model_training.plots import evaluation_plots, training_curves
 from model_training.foreign_images import foreign_images
 from model_training.scope_fit import NOT_XRAY_METHOD, fit_scope, onnx_features, population_entry, scope_data
-from model_training.splits import CLASSES, Sample, training_folder
-from model_training.config import TrainConfig
+from model_training.splits import CLASSES, Sample
+from model_training.config import TrainConfig, training_folder
 from model_training.shifts import stress_conditions
 from model_training.stress import condition_logits, condition_metrics, decode_all, summarise, write_report
 
@@ -87,7 +88,8 @@ def stress_logits(classifier: Classifier, val: list[Sample], config: PreprocessC
     keys = [f"{CLASSES[s.label]}/{Path(s.path).name}" for s in kept]
     infer = lambda batch: classifier.infer(batch)[0]  # noqa: E731
     out = {}
-    for condition in stress_conditions():
+    conditions = stress_conditions()
+    for condition in tracked(conditions, len(conditions), "conditions", "stress logits"):
         out[condition.name] = condition_logits(infer, images, keys, condition, config)
         log.info("stress logits: %s", condition.name)
     return out

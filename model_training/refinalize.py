@@ -18,7 +18,8 @@ from app.core.screening import Screener
 from model_training.finalize import git_commit
 from model_training.foreign_images import foreign_images
 from model_training.scope_fit import NOT_XRAY_METHOD, fit_scope, onnx_features, population_entry, scope_data
-from model_training.splits import read_split, training_folder
+from model_training.config import training_folder
+from model_training.splits import read_split
 
 # Beside the model and carried over unchanged: the split, the validation report, the plots and the log.
 CARRIED = ("split_train.tsv", "split_val.tsv", "metrics_val.json", "stress.json", "stress.png", "train.log",

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
 
 from app.core.image_io import is_image_path
 
@@ -31,12 +30,6 @@ def patient_id(path: Path) -> str:
     """`IM-0115-0001` -> `IM-0115`, `NORMAL2-IM-0393-0001` -> `NORMAL2-IM-0393`, `person1_virus_6` -> `person1`."""
     match = _PATIENT.match(path.stem)
     return match.group("patient") if match else path.stem
-
-
-def training_folder(data: Path) -> Path:
-    """`data` itself when it holds NORMAL/ and PNEUMONIA/, else its `train/` (our validation split is
-    carved from it; an official `val/` beside it is too small to choose anything with and is not used)."""
-    return data / "train" if (data / "train").is_dir() else data
 
 
 def list_samples(folder: Path) -> list[Sample]:
@@ -75,6 +68,8 @@ def split_train_val(samples: list[Sample], val_fraction: float = 0.2, seed: int 
     n_splits = max(2, round(1 / val_fraction))
     labels = np.array([s.label for s in samples])
     groups = _groups_with_duplicates(samples)
+    from sklearn.model_selection import StratifiedGroupKFold  # here, not at the top: train's refusals come before it
+
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     train_idx, val_idx = next(splitter.split(np.zeros(len(samples)), labels, groups))
     return [samples[i] for i in sorted(train_idx)], [samples[i] for i in sorted(val_idx)]

@@ -20,6 +20,7 @@ from sklearn.metrics import roc_auc_score
 from app.core.image_io import ImageLoadError, load_model_image
 from app.core.outputs import atomic_write_bytes
 from app.core.preprocessing import PreprocessConfig, preprocess
+from app.core.progress import tracked
 from model_training.calibration import sigmoid
 from model_training.metrics import compute_metrics
 from model_training.shifts import Condition, apply, stress_conditions
@@ -32,7 +33,7 @@ STRESS_SEED = 0
 def decode_all(samples: Sequence[Sample], input_size: tuple[int, int]) -> tuple[list[np.ndarray], list[Sample], dict[str, str]]:
     """Each image decoded once, as the engine decodes the model's copy; unreadable files listed, never dropped."""
     images, kept, errors = [], [], {}
-    for sample in samples:
+    for sample in tracked(samples, len(samples), "images", "decode"):
         try:
             images.append(load_model_image(sample.path, input_size).pixels)
             kept.append(sample)
@@ -90,7 +91,8 @@ def run_stress(infer: Infer, samples: Sequence[Sample], config: PreprocessConfig
         raise ValueError("the stress test needs images of both classes (NORMAL and PNEUMONIA)")
     keys = [f"{CLASSES[s.label]}/{Path(s.path).name}" for s in kept]
     per_condition = {}
-    for condition in stress_conditions():
+    conditions = stress_conditions()
+    for condition in tracked(conditions, len(conditions), "conditions", "stress test"):
         logits = condition_logits(infer, images, keys, condition, config, seed)
         per_condition[condition.name] = condition_metrics(y, logits, temperature, threshold)
         if progress:

@@ -14,13 +14,13 @@ from app.core.errors import ImageLoadError
 from app.core.image_io import load_model_image
 from app.core.preprocessing import PreprocessConfig
 from model_training.architecture import build_model
-from model_training.config import TrainConfig
+from model_training.config import TrainConfig, training_folder
 from model_training.distribute import distribution
 from model_training.export import export_onnx
 from model_training.finalize import finalize
 from model_training.phases import PhaseSpec, TrainingState, run_phase
 from model_training.pipeline import make_dataset
-from model_training.splits import Sample, class_weights, list_samples, read_split, split_train_val, training_folder, write_split
+from model_training.splits import Sample, class_weights, list_samples, read_split, split_train_val, write_split
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,14 @@
 """Entry script of the PyInstaller bundle (build.spec).
 
 * `--version`, `--self-test`: headless checks (app.selftest), before any Qt object exists;
-* `predict`, `heatmap`, `scan` as the first argument: the command line (app.cli, as `pneumoscan-cli`);
+* a `pneumoscan-cli` command as the first argument (`CLI_COMMANDS`): the command line (app.cli);
 * anything else: the GUI (app.ui.main), with the arguments it knows (a file to open, --model, --backend,
   --smoke-gui).
 """
 
 import sys
 
-CLI_COMMANDS = ("predict", "heatmap", "scan")
+CLI_COMMANDS = ("predict", "heatmap", "scan", "merge", "watch", "evaluate", "calibrate")  # every pneumoscan-cli command
 
 
 def run(argv: list[str]) -> int:

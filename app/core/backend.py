@@ -46,14 +46,30 @@ def export_hint(model_path: Path) -> str:
             "(needs pip install 'pneumoscan[training]')")
 
 
+def _exported(model_path: Path, onnx_file: object) -> bool:
+    return bool(onnx_file) and (model_path.parent / str(onnx_file)).is_file()
+
+
+def _runs_onnx(model_path: Path, exported: bool, requested: str) -> bool:
+    return requested == "onnx" or (requested == "auto" and (exported or model_path.suffix.lower() == ".onnx"))
+
+
+def file_that_runs(model_path: Path, onnx_file: object, model_file: str, requested: str | None = None) -> Path:
+    """The file `open_backend` would run, from the card's file names alone: `--version` answers without loading."""
+    requested = requested or os.environ.get(BACKEND_ENV) or "auto"
+    if _runs_onnx(model_path, _exported(model_path, onnx_file), requested) and onnx_file:
+        return model_path.parent / str(onnx_file)
+    return model_path.parent / model_file if model_path.suffix.lower() == ".onnx" else model_path
+
+
 def open_backend(model_path: Path, card: ModelCard, requested: str | None = None) -> Backend:
     """`requested`: "onnx", "keras" or "auto"/None ($PNEUMOSCAN_BACKEND, else ONNX when exported, else Keras)."""
     requested = requested or os.environ.get(BACKEND_ENV) or "auto"
     if requested not in BACKENDS:
         raise ModelError(f"Unknown backend {requested!r}; choose one of {', '.join(BACKENDS)}.")
     folder, is_onnx = model_path.parent, model_path.suffix.lower() == ".onnx"
-    exported = bool(card.onnx.get("file")) and (folder / str(card.onnx["file"])).is_file()
-    if requested == "onnx" or (requested == "auto" and (exported or is_onnx)):
+    exported = _exported(model_path, card.onnx.get("file"))
+    if _runs_onnx(model_path, exported, requested):
         if not exported:
             raise ModelError(f"{model_path.name} has no ONNX export beside it: {export_hint(model_path)}, or use --backend keras.")
         from app.core.onnx_backend import OnnxBackend

@@ -89,7 +89,8 @@ def read_card(model_path: Path) -> ModelCard:
     card_path = model_path.parent / CARD_NAME
     if not model_path.is_file():
         raise ModelError(
-            f"Model file not found: {model_path}. Reinstall PneumoScan or pass --model with a trained .keras file."
+            f"Model file not found: {model_path}. Reinstall PneumoScan or pass --model with a trained .keras or "
+            f".onnx file (its {CARD_NAME} beside it)."
         )
     if not card_path.is_file():
         raise ModelError(f"Model card not found: {card_path}. Every model needs its {CARD_NAME} beside it.")

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 
 from app import __version__
 from app.core.heatmap_colour import scale_description
-from app.ui.numbers import threshold_text
+from app.core.numbers import threshold_text
 from app.ui.panel import DISCLAIMER
 
 

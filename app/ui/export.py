@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from app.core.screening import Explanation
-from app.ui.numbers import probability_text, threshold_text
+from app.core.numbers import probability_text, threshold_text
 
 
 def export_name(source: Path, heat_shown: bool) -> str:

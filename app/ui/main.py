@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import ctypes.util
 import os
 import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+from app.ui.system_libraries import debian_package, missing_xcb_libraries
 
 DELEGATED = ("--self-test", "--version")
 
@@ -20,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Screen chest X-rays for pneumonia (research tool, not a medical device).")
     parser.add_argument("file", nargs="?", type=Path, help="an X-ray image to open")
     parser.add_argument("--model", type=Path, default=None,
-                        help="a .keras model with model_card.json beside it (default: the bundled model)")
+                        help="a .keras or .onnx model with model_card.json beside it (default: the bundled model)")
     parser.add_argument("--backend", choices=("onnx", "keras"), default=None,
                         help="run the model on ONNX Runtime or TensorFlow/Keras (default: onnx when exported)")
     parser.add_argument("--self-test", action="store_true", help="check the installation and exit")
@@ -32,8 +33,11 @@ NON_DISPLAY_PLATFORMS = ("offscreen", "minimal", "minimalegl", "vnc", "eglfs", "
 
 
 def display_problem(env: Mapping[str, str] = os.environ, platform: str = sys.platform,
-                    find_library: Callable[[str], str | None] = ctypes.util.find_library) -> str:
-    """Why Qt would abort at start-up here (it exits 134 with a plugin error), in one line; "" when it can start."""
+                    missing: Callable[[], list[str]] = missing_xcb_libraries) -> str:
+    """Why Qt would abort at start-up here (it exits 134 with a plugin error), in one line; "" when it can start.
+
+    `missing()`: the system libraries Qt's X11 plugin lacks (`app.ui.system_libraries`).
+    """
     requested = env.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
     if requested in NON_DISPLAY_PLATFORMS or not platform.startswith("linux"):
         return ""
@@ -41,9 +45,11 @@ def display_problem(env: Mapping[str, str] = os.environ, platform: str = sys.pla
     if not wayland and not env.get("DISPLAY"):
         return ("no display found (neither DISPLAY nor WAYLAND_DISPLAY is set); run it in a desktop session, "
                 "or use pneumoscan-cli on the command line.")
-    if not wayland and not find_library("xcb-cursor"):
-        return ("Qt's X11 (xcb) platform needs the xcb-cursor library, which is not installed (Debian/Ubuntu: "
-                "sudo apt install libxcb-cursor0; Fedora: sudo dnf install xcb-util-cursor); or use pneumoscan-cli.")
+    lacking = [] if wayland else missing()
+    if lacking:
+        return (f"Qt's X11 (xcb) platform needs system libraries that are not installed: {', '.join(lacking)} "
+                f"(Debian/Ubuntu: sudo apt-get install {' '.join(dict.fromkeys(map(debian_package, lacking)))}; "
+                "the README lists every package); or use pneumoscan-cli.")
     return ""
 
 
@@ -119,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         from app import selftest
 
         return int(selftest.main(argv) or 0)
+    build_parser().parse_known_args(argv)  # --help and a bad option answer here, with or without a display
     problem = display_problem()
     if problem:  # before Qt, which would abort the process with a plugin error
         print(f"pneumoscan: {problem}", file=sys.stderr)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.core.heatmap_colour import scale_description
 from app.core.screening import NEGATIVE, POSITIVE, Explanation, Prediction
-from app.ui.numbers import probability_text, probability_with_percent, threshold_text
+from app.core.numbers import probability_text, probability_with_percent, threshold_text
 from app.ui.result_widgets import ColourLegend, ProbabilityBar, ResultBadge
 
 DISCLAIMER = "Research tool, not a medical device: do not use it to diagnose or treat anyone."

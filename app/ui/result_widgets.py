@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from app.core.heatmap_colour import colour_index
 from app.ui.imaging import BADGE_STYLES, rgba_to_qimage, shape_icon
-from app.ui.numbers import threshold_text
+from app.core.numbers import threshold_text
 
 NEUTRAL_FILL = "#9e9e9e"  # the bar of a result not to rely on: no pneumonia red, no normal green
 

@@ -42,7 +42,7 @@ from app.core.scan_row import ScanRow
 from app.core.screening import POSITIVE
 from app.ui.engine import Engine, ScanEnd, ScanJob
 from app.ui.imaging import BADGE_STYLES
-from app.ui.numbers import probability_text
+from app.core.numbers import probability_text
 
 COLUMNS = ("File", "Probability", "Result", "Status", "Details")
 # The CLI's --clahe model|on|off: forcing CLAHE against the model card adds a warning to every row.

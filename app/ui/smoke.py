@@ -35,6 +35,7 @@ def smoke_gui(model_path: Path | None = None, timeout_s: float = 180.0, out: Cal
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app.core.numbers import probability_text
     from app.core.resources import sample_images
     from app.ui.window import MainWindow
 
@@ -60,7 +61,7 @@ def smoke_gui(model_path: Path | None = None, timeout_s: float = 180.0, out: Cal
             if "prediction" not in state:
                 state["prediction"] = prediction
                 out(f"ok    smoke-gui: first prediction shown, {samples[0].name}: {getattr(prediction, 'label', '?')} "
-                    f"p(pneumonia)={getattr(prediction, 'probability', float('nan')):.3f} ({since_start()})")
+                    f"p(pneumonia) {probability_text(getattr(prediction, 'probability', float('nan')))} ({since_start()})")
             loop.quit()
 
         def on_error(message: str) -> None:

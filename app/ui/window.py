@@ -27,7 +27,7 @@ from app.ui.engine import Engine, ImageLoader
 from app.ui.export import ViewExporter, describe_view, export_name
 from app.ui.imaging import ImageViews, clahe_settings
 from app.ui.model_start import ModelStart
-from app.ui.numbers import probability_text, threshold_text
+from app.core.numbers import probability_text, threshold_text
 from app.ui.panel import PredictionPanel, needs_caution
 from app.ui.recent import RecentFilesMenu
 from app.ui.scan_panel import ScanPanel

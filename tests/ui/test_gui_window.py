@@ -14,7 +14,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from app.core.scope import NOT_XRAY
-from app.ui.numbers import probability_text
+from app.core.numbers import probability_text
 from tests.ui.conftest import NORMAL_SAMPLE, PNEUMONIA_SAMPLE, SAMPLES, displayed
 
 TIMEOUT = 30_000

@@ -1,7 +1,8 @@
-"""How the GUI writes probabilities and thresholds: one format everywhere, never false certainty.
+"""How probabilities and thresholds are written for a reader (the GUI, the CLI's lines, the self-test): one
+format everywhere, never false certainty.
 
-Three decimals, as the table and the status bar show them; at the ends "< 0.001" and "> 0.999",
-because "0.000" or "1.000" would claim a certainty no model has.
+Three decimals; at the ends "< 0.001" and "> 0.999", because "0.000" or "1.000" would claim a certainty
+no model has.
 """
 
 from __future__ import annotations
