@@ -22,7 +22,6 @@ from pathlib import Path
 
 from app import __version__
 from app.core.errors import OutputError, PneumoScanError
-from app.core.numbers import probability_text, threshold_text
 from app.core.scan import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, MAX_PROCESSES
 
 CLAHE_CHOICES = {"model": None, "on": True, "off": False}
@@ -223,8 +222,7 @@ def _predict(args: argparse.Namespace) -> int:
         elif row.status == "error":
             print(f"{path}: ERROR {row.error}", file=sys.stderr, flush=True)
         else:
-            print(f"{path}: {row.display_label}  probability of pneumonia {probability_text(row.probability)} "
-                  f"(threshold {threshold_text(row.threshold)}, model {row.model_version})")
+            print(f"{path}: {row.answer}")
             for warning in row.warnings:
                 print(f"  warning: {warning}")
     return 1 if failures else 0
@@ -249,6 +247,7 @@ def _heatmap(args: argparse.Namespace) -> int:
     from app.core.heatmap_colour import overlay, scale_description
     from app.core.image_io import load_image, load_model_image
     from app.core.outputs import atomic_write_bytes
+    from app.core.scan_row import ScanRow
 
     _check_inputs([args.image])
     _check_heatmap_out(args)
@@ -266,7 +265,8 @@ def _heatmap(args: argparse.Namespace) -> int:
         raise OutputError(f"Could not encode {args.out}")
     atomic_write_bytes(args.out, encoded.tobytes())
     p = explanation.prediction
-    print(f"{args.image}: {p.display_label}  probability of pneumonia {probability_text(p.probability)}; Grad-CAM for "
+    answer = ScanRow.from_prediction(str(args.image), p, screener.card.sha256).answer
+    print(f"{args.image}: {answer}; Grad-CAM for "
           f"{explanation.explained_class} written to {args.out}"
           + (" (no region supports this class: the map is empty)" if explanation.empty else "")
           + f". {scale_description(explanation.reference)}")
@@ -329,7 +329,7 @@ def _scan(args: argparse.Namespace) -> int:
         for update in updates:
             for row in update.rows:
                 counts[row.status] += 1
-                flagged += row.prediction == "PNEUMONIA"
+                flagged += row.flagged
             if bar is None:  # the total is known from the first update on
                 bar = progress_bar(update.total, "img", "scan")
                 if update.skipped:
@@ -375,8 +375,7 @@ def _watch(args: argparse.Namespace) -> int:
             if row.status == "error":
                 print(f"{row.path}: ERROR {row.error}", file=sys.stderr, flush=True)
             else:
-                print(f"{row.path}: {row.display_label}  probability of pneumonia {probability_text(row.probability)} "
-                      f"(threshold {threshold_text(row.threshold)})", flush=True)
+                print(f"{row.path}: {row.answer}", flush=True)
     print(f"Stopped: {scored} images scored this run, {errors} errors -> {args.out}", file=sys.stderr)
     return 1 if errors else 0
 

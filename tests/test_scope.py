@@ -131,3 +131,29 @@ def test_the_card_reports_the_figures_of_its_fit(real_model_path: Path) -> None:
     assert answered["validation"] >= 0.99 and answered["full_resolution"] >= 0.99
     assert figures["outside_held_out"][OUTSIDE_POPULATION] >= 0.95
     assert figures["not_xray_images"][NOT_XRAY] == 1.0
+
+
+def _row(scope: str, prediction: str = "PNEUMONIA"):  # noqa: ANN202
+    from app.core.scan_row import ScanRow
+    from app.core.scope import ANSWERED
+
+    return ScanRow(path="a.png", status="warning", probability=0.93, prediction=prediction, threshold=0.76,
+                   model_version="2.1.0", in_domain=scope in ANSWERED, scope=scope, domain_score=80.0, warning="w",
+                   model_sha256="0123456789ab")
+
+
+def test_answers_are_graded_and_out_of_scope_films_are_never_flagged() -> None:
+    assert _row(NOT_XRAY).answer.startswith("not a chest X-ray: no result") and "0.93" not in _row(NOT_XRAY).answer
+    assert "is not reliable" in _row(OUTSIDE_POPULATION).answer and "0.930" in _row(OUTSIDE_POPULATION).answer
+    assert _row(NEAR_EDGE).answer.startswith("PNEUMONIA  probability of pneumonia 0.930 (threshold 0.760")
+    assert [_row(s).flagged for s in (IN_SCOPE, NEAR_EDGE, OUTSIDE_POPULATION, NOT_XRAY)] == [True, True, False, False]
+
+
+def test_the_csv_keeps_the_scope_and_a_resume_refuses_a_scope_that_contradicts_in_domain() -> None:
+    from app.core.scan_row import ScanRow
+
+    row = _row(OUTSIDE_POPULATION)
+    cells = row.to_csv()
+    assert (cells["in_domain"], cells["scope"]) == ("false", OUTSIDE_POPULATION)
+    assert ScanRow.from_csv(cells) == row and row.problem() == ""
+    assert "disagree" in ScanRow.from_csv(cells | {"in_domain": "true"}).problem()

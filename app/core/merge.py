@@ -119,4 +119,4 @@ def _write(results: dict[Path, Results], folder: str, recursive: bool, count: in
     finally:
         partial.unlink(missing_ok=True)
     return Merged(len(rows), sum(row.status == "error" for row, _ in rows),
-                  sum(row.prediction == "PNEUMONIA" for row, _ in rows), sorted(set(seen) - expected))
+                  sum(row.flagged for row, _ in rows), sorted(set(seen) - expected))

@@ -10,7 +10,8 @@ from typing import Any
 
 from app.core.errors import describe_error
 from app.core.outputs import csv_escape, csv_unescape
-from app.core.scope import ANSWERED, SCOPES
+from app.core.numbers import probability_text, threshold_text
+from app.core.scope import ANSWERED, NOT_XRAY, SCOPES
 from app.core.screening import NEGATIVE, POSITIVE, PROBABILITY_DIGITS, Prediction
 
 CSV_COLUMNS = ("path", "status", "probability", "prediction", "threshold", "model_version", "model_sha256",
@@ -56,6 +57,22 @@ class ScanRow:
     def display_label(self) -> str:
         """What a reader should see: the label, unless the image is not what the model knows."""
         return self.scope if self.in_domain is False else self.prediction
+
+    @property
+    def flagged(self) -> bool:
+        """Counted among "flagged PNEUMONIA": a PNEUMONIA label the model may give (never a film out of scope)."""
+        return self.prediction == POSITIVE and self.in_domain is not False
+
+    @property
+    def answer(self) -> str:
+        """The one-line answer of `predict` and `watch`, graded by scope: no probability for what is not a chest
+        X-ray, a probability marked unreliable outside the population."""
+        if self.scope == NOT_XRAY:
+            return f"{NOT_XRAY}: no result (model {self.model_version})"
+        probability = f"probability of pneumonia {probability_text(self.probability or 0.0)}"
+        if self.in_domain is False:
+            return f"{self.scope}: {probability} is not reliable (model {self.model_version})"
+        return f"{self.prediction}  {probability} (threshold {threshold_text(self.threshold or 0.0)}, model {self.model_version})"
 
     @property
     def warnings(self) -> list[str]:
