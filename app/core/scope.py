@@ -97,7 +97,7 @@ class ScopeCheck:
             return Assessment(NOT_XRAY, distance, population,
                               f"Not a chest X-ray: the image does not resemble a chest radiograph (domain score "
                               f"{distance:.1f} > {self.not_xray_cutoff:.1f}); no result is given.")
-        if population is not None and population > self.population.cutoff:
+        if self.population is not None and population is not None and population > self.population.cutoff:
             return Assessment(OUTSIDE_POPULATION, distance, population,
                               f"Outside the model's population: this chest X-ray looks like an adult's or another "
                               f"hospital's (population score {population:.2f} > cut-off {self.population.cutoff:.2f}). "
