@@ -14,11 +14,12 @@ if [[ "${1:-}" == "--fast" ]]; then
     MARKS=(-m "not training")
 fi
 if [ ! -x .venv/bin/python ]; then
-    echo "First run: creating .venv and installing the dev extra (TensorFlow, Keras, the ONNX exporter;" \
-         "about 2.5 GB): about 4 minutes on a fast connection, then the suite." >&2
+    echo "First run: creating .venv and installing the dev extra (TensorFlow, Keras, the ONNX exporter, Dask;" \
+         "2.7 GB): about 1 minute from a fast package mirror, several on a slow connection." >&2
     python3 -m venv .venv
 fi
-echo "Full suite: about 15 minutes on two busy cores; --fast (no training tests): about 8 minutes." >&2
+echo "The suite takes about 4 minutes on two idle cores (up to 14 when they are busy); --fast skips the" \
+     "training tests: about 2 minutes." >&2
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 export QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2
