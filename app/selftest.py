@@ -97,7 +97,7 @@ def run_self_test(model_path: Path | None = None, out: Callable[[str], None] = _
     start = time.perf_counter()
     try:
         _self_test(report, model_path, out, backend)
-    except Exception as exc:  # an unexpected error is a failed self-test, never a crash without a report
+    except Exception as exc:  # noqa: BLE001 - an unexpected error is a failed self-test, never a crash without a report
         report.fail(f"unexpected error: {exc.__class__.__name__}: {exc}", out)
         for line in traceback.format_exc().rstrip().splitlines():
             report.say(f"      {line}", out)

@@ -213,7 +213,7 @@ def compare(tree: Path, model: str | None, images: list[Path], runs: int, rounds
             command = [sys.executable, str(Path(__file__).resolve()), "--child-latency", "--runs", str(runs),
                        *(["--model", model] if model else []), *(str(p.resolve()) for p in images)]
             result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=root)
-            line = next((l for l in result.stdout.splitlines() if l.startswith("LATENCY ")), None)
+            line = next((out for out in result.stdout.splitlines() if out.startswith("LATENCY ")), None)
             if line is None:
                 raise RuntimeError(f"latency child ({root}) failed:\n{result.stdout}\n{result.stderr[-3000:]}")
             for key, values in json.loads(line[len("LATENCY "):]).items():

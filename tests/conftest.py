@@ -1,7 +1,17 @@
-"""Fixtures: a small untrained model with a valid card (fast, any machine) and the shared data."""
+"""Fixtures: a small untrained model with a valid card (fast, any machine) and the shared data.
+
+Markers (registered in pyproject.toml):
+- `keras`: the test needs TensorFlow and Keras, or another package only the dev extra brings (tf2onnx,
+  scikit-learn, scikit-image).
+  Every test that uses one of KERAS_FIXTURES is marked here, so a test module marks only what it builds
+  with Keras itself; `pytest -m "not keras"` runs the rest on the base install (no TensorFlow), and
+  without TensorFlow a marked test that was not deselected is skipped rather than failing.
+- `training`: trains a model end to end (minutes); `pytest -m "not training"` is the fast run.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -13,6 +23,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from tests.helpers import ORIGINALS, save_model_with_card  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Fixtures that build or export a Keras model: every test that reaches one of them needs TensorFlow.
+KERAS_FIXTURES = frozenset({"test_model_path", "test_screener", "small_onnx_model"})
+TENSORFLOW = all(importlib.util.find_spec(name) is not None for name in ("tensorflow", "keras", "tf2onnx", "sklearn", "skimage"))
+# Modules that import TensorFlow, Keras or the training extra themselves (all their tests are marked `keras`):
+# without those packages they are not even imported.
+collect_ignore = [] if TENSORFLOW else ["test_export.py", "test_gradcam.py", "test_splits_and_calibration.py",
+                                         "test_training_smoke.py", "test_training_distributed.py"]
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects, so the marks added here count
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if KERAS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.keras)
+        if not TENSORFLOW and item.get_closest_marker("keras") is not None:
+            item.add_marker(pytest.mark.skip(reason="needs TensorFlow, Keras and the dev extra: pip install -e '.[dev]'"))
 
 
 @pytest.fixture(scope="session")

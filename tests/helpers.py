@@ -1,18 +1,22 @@
-"""Shared test helpers: save a Keras model with a valid model card, find the shared data."""
+"""Shared test helpers: save a Keras model with a valid model card, find the shared data.
+
+Importing this module needs no TensorFlow (the engine and CLI tests run on the base install): Keras is
+only a type here, and `save_model_with_card` only calls the model's own `save`."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
-
-import keras
+from typing import TYPE_CHECKING, Any
 
 from app.core.model_card import ModelCard, sha256_of
 
 SHARED = Path(os.environ.get("PNEUMOSCAN_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 ORIGINALS = SHARED / "data" / "originals"
 KERMANY = SHARED / "data" / "kermany224"
+
+if TYPE_CHECKING:
+    import keras
 
 
 def save_model_with_card(model: keras.Model, folder: Path, name: str = "test.keras", **card: Any) -> Path:

@@ -30,11 +30,13 @@ def flagged_share(screener: Screener, images: dict[str, LoadedImage]) -> dict[st
     return {name: not screener.predict(image).in_domain for name, image in images.items()}
 
 
+@pytest.mark.keras  # scikit-image's photographs, from the dev extra
 def test_every_foreign_image_is_outside_the_domain(real_screener: Screener) -> None:
     flagged = flagged_share(real_screener, foreign_images())
     assert [name for name, out in flagged.items() if not out] == []
 
 
+@pytest.mark.keras  # scikit-image's photographs, from the dev extra
 def test_foreign_images_get_a_warning_status_and_reason(real_screener: Screener) -> None:
     prediction = real_screener.predict(foreign_images()["chelsea"])
     assert prediction.status == "warning"
@@ -51,6 +53,7 @@ def test_bundled_originals_are_in_domain(real_screener: Screener, originals_dir:
     assert outside == []
 
 
+@pytest.mark.keras  # scikit-image's photographs, from the dev extra
 def test_a_gate_with_random_statistics_fails_these_assertions(real_screener: Screener, monkeypatch) -> None:
     gate = real_screener.scope.gate
     rng = np.random.default_rng(0)

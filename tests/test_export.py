@@ -17,6 +17,8 @@ from app.core.screening import Screener
 from model_training import export
 from tests.helpers import save_model_with_card
 
+pytestmark = pytest.mark.keras
+
 SIZE = 24
 
 

@@ -27,6 +27,8 @@ from app.core.preprocessing import PreprocessConfig
 from model_training.export import export_onnx
 from tests.helpers import save_model_with_card
 
+pytestmark = pytest.mark.keras
+
 OnBackend = Callable[[keras.Model], Backend]
 
 

@@ -125,6 +125,7 @@ def test_card_of_another_model(model_dir: Path) -> None:
         read_card(other)
 
 
+@pytest.mark.keras
 def test_screener_refuses_a_mismatched_model_before_loading_it(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import keras
 
@@ -139,6 +140,7 @@ def test_screener_refuses_a_mismatched_model_before_loading_it(model_dir: Path, 
         Screener(model_dir / "model.keras")
 
 
+@pytest.mark.keras
 def test_screener_reports_an_unloadable_model_file(model_dir: Path) -> None:
     from app.core.screening import Screener
 
@@ -146,6 +148,7 @@ def test_screener_reports_an_unloadable_model_file(model_dir: Path) -> None:
         Screener(model_dir / "model.keras")  # the card matches, but the bytes are no Keras archive
 
 
+@pytest.mark.keras
 def test_screener_checks_the_domain_statistics_against_the_card(tmp_path: Path) -> None:
     import keras
 

@@ -27,10 +27,16 @@ TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
-def both(real_model_path: Path) -> dict[str, Screener]:
+def exported(real_model_path: Path) -> Path:
+    """The bundled model, which must have its ONNX export (onnxruntime alone runs the tests on it)."""
     if "onnx" not in json.loads((real_model_path.parent / CARD_NAME).read_text(encoding="utf-8")):
         pytest.skip("the bundled model has no ONNX export yet")
-    return {name: Screener(real_model_path, name) for name in ("keras", "onnx")}
+    return real_model_path
+
+
+@pytest.fixture(scope="module")
+def both(exported: Path) -> dict[str, Screener]:
+    return {name: Screener(exported, name) for name in ("keras", "onnx")}
 
 
 def _assert_same_predictions(both: dict[str, Screener], paths: list[Path]) -> None:
@@ -43,17 +49,20 @@ def _assert_same_predictions(both: dict[str, Screener], paths: list[Path]) -> No
             assert o.domain_score == pytest.approx(k.domain_score, rel=1e-3), path.name
 
 
+@pytest.mark.keras
 def test_backends_agree_on_the_samples(both: dict[str, Screener]) -> None:
     assert both["onnx"].backend.name == "onnx" and both["keras"].backend.name == "keras"
     _assert_same_predictions(both, sample_images())
 
 
+@pytest.mark.keras
 def test_backends_agree_on_the_originals(both: dict[str, Screener], originals_dir: Path) -> None:
     paths = sorted(p for p in originals_dir.rglob("*") if p.suffix.lower() in (".jpeg", ".jpg", ".png"))
     assert paths
     _assert_same_predictions(both, paths)
 
 
+@pytest.mark.keras
 @pytest.mark.parametrize("explained", [POSITIVE, NEGATIVE])
 def test_closed_form_grad_cam_equals_gradient_tape(both: dict[str, Screener], explained: str) -> None:
     for path in sample_images():
@@ -94,13 +103,13 @@ def test_cli_on_onnx_imports_no_tensorflow(tmp_path: Path) -> None:
 
 
 @pytest.fixture()
-def onnx_copy(real_model_path: Path, both: dict[str, Screener], tmp_path: Path) -> Path:  # noqa: ARG001 - needs the export
+def onnx_copy(exported: Path, tmp_path: Path) -> Path:
     """The bundled model's ONNX files, card and domain statistics in a folder of their own; returns the .onnx."""
     folder = tmp_path / "model"
     folder.mkdir()
-    card = json.loads((real_model_path.parent / CARD_NAME).read_text(encoding="utf-8"))
+    card = json.loads((exported.parent / CARD_NAME).read_text(encoding="utf-8"))
     for name in (CARD_NAME, card["onnx"]["file"], card["onnx"]["head"]["file"], card["domain"]["file"]):
-        shutil.copy(real_model_path.parent / name, folder / name)
+        shutil.copy(exported.parent / name, folder / name)
     return folder / card["onnx"]["file"]
 
 
@@ -140,6 +149,7 @@ def test_onnx_whose_input_differs_from_the_card_is_refused(onnx_copy: Path, caps
     assert "does not fit its model card" in _refused(onnx_copy, capsys)
 
 
+@pytest.mark.keras  # the onnx package edits the graph
 def test_onnx_without_the_expected_outputs_is_refused(onnx_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import onnx
 

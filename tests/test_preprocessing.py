@@ -34,6 +34,7 @@ def test_preprocess_shape_dtype_and_range(shape: tuple[int, int], clahe: bool) -
     assert np.array_equal(tensor[..., 0], tensor[..., 1]) and np.array_equal(tensor[..., 0], tensor[..., 2])
 
 
+@pytest.mark.keras
 def test_scaling_matches_mobilenet_v2_preprocess_input() -> None:
     import keras
 
@@ -126,6 +127,7 @@ def _dataset_tensors(files: list[tuple[Path, int]], config: PreprocessConfig) ->
     return tensors
 
 
+@pytest.mark.keras  # tf.data
 @pytest.mark.parametrize("clahe", [False, True])
 def test_training_pipeline_equals_app_preprocessing_on_training_images(clahe: bool) -> None:
     files = _kermany_files(3)
@@ -137,6 +139,7 @@ def test_training_pipeline_equals_app_preprocessing_on_training_images(clahe: bo
         assert tensor.dtype == expected.dtype and np.array_equal(tensor, expected), path
 
 
+@pytest.mark.keras  # tf.data
 def test_training_pipeline_equals_app_preprocessing_on_a_full_resolution_original(originals_dir: Path) -> None:
     original = sorted((originals_dir / "PNEUMONIA").iterdir())[0]
     config = PreprocessConfig()

@@ -11,6 +11,8 @@ from model_training.calibration import choose_threshold, expected_calibration_er
 from model_training.splits import Sample, class_weights, list_samples, patient_id, split_train_val
 from tests.helpers import KERMANY
 
+pytestmark = pytest.mark.keras  # scikit-learn and SciPy, from the training extra
+
 
 @pytest.mark.parametrize("name, patient", [
     ("IM-0115-0001.jpeg", "IM-0115"),

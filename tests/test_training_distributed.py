@@ -14,7 +14,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.test_training_smoke import _make_dataset
+
+pytestmark = [pytest.mark.training, pytest.mark.keras]
 
 SCRIPT = textwrap.dedent("""
     import sys

@@ -17,6 +17,8 @@ from app.core.model_card import read_card
 from model_training.cli import main as training_main
 from model_training.splits import read_split
 
+pytestmark = [pytest.mark.training, pytest.mark.keras]
+
 PLOTS = ("training_curves.png", "confusion_matrix.png", "roc.png", "precision_recall.png", "calibration.png", "stress.png")
 TRAIN = ["--base-weights", "none", "--epochs-frozen", "1", "--epochs-finetune", "2", "--swa-epochs", "2", "--batch-size", "8"]
 

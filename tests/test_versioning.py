@@ -12,6 +12,8 @@ import pytest
 from app.cli import main as cli_main
 from tests.helpers import save_model_with_card
 
+pytestmark = pytest.mark.keras  # two MobileNetV2s with different random weights
+
 SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples"
 
 

@@ -113,7 +113,7 @@ class ModelPlugin(WorkerPlugin):
 
 def score_chunk(entries: list[tuple[str, str, str]], clahe: bool | None, batch_size: int) -> list[ScanRow]:
     """On a worker: (absolute path, relative name, problem) of each file -> its rows, as a local scan scores them."""
-    plugin = get_worker().plugins.get(PLUGIN)
+    plugin: ModelPlugin | None = get_worker().plugins.get(PLUGIN)  # type: ignore[assignment]  # registered as ModelPlugin
     if plugin is None or plugin.screener is None:
         raise ModelError("this Dask worker has no model loaded (its model plugin failed)")
     score = score_locally(plugin.screener, clahe, batch_size)

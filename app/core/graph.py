@@ -59,7 +59,7 @@ def _nested_forward(model: keras.Model, target: str, feature: str) -> Forward:
          if isinstance(layer, keras.Model) and target in {inner.name for inner in layer.layers}),
         (None, None),
     )
-    if base is None:
+    if base is None or index is None:
         raise ModelError(f"The model has no layer named {target!r} for Grad-CAM.")
     backbone = keras.Model(base.inputs, [base.get_layer(target).output, base.output])
     before = [layer for layer in model.layers[:index] if not isinstance(layer, keras.layers.InputLayer)]

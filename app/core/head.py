@@ -46,7 +46,7 @@ class Head:
 
     def save(self, path: Path) -> None:
         arrays = {f"kernel_{i}": k for i, k in enumerate(self.kernels)} | {f"bias_{i}": b for i, b in enumerate(self.biases)}
-        np.savez(path, activations=np.array(self.activations, dtype="U8"), **arrays)
+        np.savez(path, activations=np.array(self.activations, dtype="U8"), **arrays)  # type: ignore[arg-type]  # the stub fears allow_pickle in **arrays
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Head:

@@ -377,7 +377,7 @@ def _load_dicom(data: bytes) -> LoadedImage:
         ) from exc
     if frames > 1 and array.ndim == (4 if samples == 3 else 3):  # a decoder that ignored the frame index
         array = array[0]
-    channels, notes = samples, []
+    channels, notes = samples, list[str]()
     if photometric == "PALETTE COLOR" and samples == 1:
         array, channels = palette_to_rgb(array, ds), 3
     if array.ndim == 3 and array.shape[-1] == 3:

@@ -90,11 +90,11 @@ def _finish_batch(screener: Screener, names: list[str], futures: list[Future[Pre
     for i, future in enumerate(futures):
         try:
             good.append((i, future.result()))
-        except Exception as exc:  # any failure of one file becomes its error row; the scan goes on
+        except Exception as exc:  # noqa: BLE001 - any failure of one file becomes its error row; the scan goes on
             rows[i] = ScanRow.from_error(names[i], exc)
     try:
         predictions = screener.predict_prepared([p for _, p in good], clahe)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a failed batch gives its files error rows; the scan goes on
         predictions = None
         for i, _ in good:
             rows[i] = ScanRow.from_error(names[i], exc)

@@ -150,6 +150,8 @@ class CsvSink:
     With an `origin` (a shard's part), every row gets its part cells.
     """
 
+    partial: Path | None  # None once the temporary file has replaced the target
+
     def __init__(self, target: Path, kept: tuple[ScanRow, ...], bom: bool, origin: PartOrigin | None = None) -> None:
         self.target, self.partial = target, temp_beside(target)
         self.extra = {key: csv_escape(value) for key, value in origin.cells().items()} if origin else {}

@@ -14,7 +14,6 @@ from typing import Sequence
 
 import numpy as np
 
-from app.core.errors import ModelError
 from app.core.image_io import LoadedImage, load_model_image
 from app.core.model_card import ModelCard, read_card
 from app.core.preprocessing import PreprocessConfig, preprocess
@@ -121,7 +120,7 @@ class Screener:
         if not prepared:
             return []
         logits, features = self.backend.infer(np.stack([p.tensor for p in prepared]))
-        return [self._prediction(float(l), f, p.warnings, clahe) for l, f, p in zip(logits, features, prepared)]
+        return [self._prediction(float(logit), f, p.warnings, clahe) for logit, f, p in zip(logits, features, prepared)]
 
     def predict(self, image: LoadedImage, clahe: bool | None = None) -> Prediction:
         return self.predict_prepared([self.prepare(image, clahe)], clahe)[0]

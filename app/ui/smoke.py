@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, _unknown = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
     try:
         return smoke_gui(args.model, args.timeout)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is a failed smoke test, reported as one
         _print(f"FAIL  smoke-gui: {exc.__class__.__name__}: {exc}")
         traceback.print_exc()
         return 1
