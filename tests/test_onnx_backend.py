@@ -104,11 +104,12 @@ def test_cli_on_onnx_imports_no_tensorflow(tmp_path: Path) -> None:
 
 @pytest.fixture()
 def onnx_copy(exported: Path, tmp_path: Path) -> Path:
-    """The bundled model's ONNX files, card and domain statistics in a folder of their own; returns the .onnx."""
+    """The bundled model's ONNX files, card and scope check in a folder of their own; returns the .onnx."""
     folder = tmp_path / "model"
     folder.mkdir()
     card = json.loads((exported.parent / CARD_NAME).read_text(encoding="utf-8"))
-    for name in (CARD_NAME, card["onnx"]["file"], card["onnx"]["head"]["file"], card["domain"]["file"]):
+    scope = [entry["file"] for entry in (card["domain"], card.get("population", {})) if entry.get("file")]
+    for name in (CARD_NAME, card["onnx"]["file"], card["onnx"]["head"]["file"], *scope):
         shutil.copy(exported.parent / name, folder / name)
     return folder / card["onnx"]["file"]
 

@@ -52,6 +52,7 @@ def test_an_older_card_without_population_check_calls_everything_past_the_gate_n
     assert check.assess(np.array([7.0, 7.0])).scope == IN_SCOPE  # distance 9.9, whatever the second feature
 
 
+@pytest.mark.keras  # scikit-learn / scikit-image, from the dev extra
 def test_population_fit_separates_two_populations_and_orders_its_cut_offs() -> None:
     from model_training.scope_fit import fit_population_check
 
@@ -93,6 +94,7 @@ def _bundled_with_population(real_screener):  # noqa: ANN001, ANN202
     return real_screener
 
 
+@pytest.mark.keras  # scikit-learn / scikit-image, from the dev extra
 def test_held_out_adults_are_outside_the_population(real_screener) -> None:  # noqa: ANN001
     from model_training.scope_fit import read_outside, split_by_patient
 
@@ -114,6 +116,7 @@ def test_originals_are_answered_and_the_edge_film_keeps_its_label(real_screener,
     assert edge.scope == NEAR_EDGE and edge.display_label == edge.label == "PNEUMONIA"
 
 
+@pytest.mark.keras  # scikit-learn / scikit-image, from the dev extra
 def test_photographs_are_not_chest_xrays(real_screener) -> None:  # noqa: ANN001
     from model_training.foreign_images import foreign_images
 
