@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,9 +144,13 @@ def test_ctrl_c_stops_a_local_cluster_scan_cleanly(small_onnx_model: Path, sampl
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert scan.stderr is not None
     progress = b""
-    while b" images " not in progress:  # the first progress line: the workers are busy
+    while b"workers ready" not in progress:  # the cluster is up (no progress bar on a pipe)
         progress += scan.stderr.read1(256) or b"(eof)"
         assert b"(eof)" not in progress, progress
+    deadline = time.monotonic() + 60
+    while not (out.is_file() and out.read_bytes().count(b"\n") > 1):  # the first rows are in: the workers are busy
+        assert time.monotonic() < deadline and scan.poll() is None, progress
+        time.sleep(0.05)
     os.killpg(scan.pid, signal.SIGINT)
     err = (progress + scan.stderr.read()).decode()
     assert scan.wait(timeout=60) == 130 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
