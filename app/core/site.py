@@ -34,6 +34,11 @@ def sigmoid(x: np.ndarray | float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, np.float64), -60.0, 60.0)))
 
 
+def calibrated(logits: np.ndarray | float, temperature: float, offset: float = 0.0) -> np.ndarray:
+    """P(pneumonia) at full precision: sigmoid((logit + offset) / temperature), the model card's (offset 0) or a site's."""
+    return sigmoid((np.asarray(logits, np.float64) + offset) / temperature)
+
+
 @dataclass(frozen=True)
 class SiteCalibration:
     """What replaces the model card's temperature and threshold for one site."""
@@ -49,8 +54,8 @@ class SiteCalibration:
     figures: dict[str, Any] = field(default_factory=dict)  # before/after metrics on the sample
     sha256: str = ""  # of the file it was read from (recorded in every CSV row)
 
-    def probability(self, logit: float) -> float:
-        return float(sigmoid((logit + self.offset) / self.temperature))
+    def probabilities(self, logits: np.ndarray | float) -> np.ndarray:
+        return calibrated(logits, self.temperature, self.offset)
 
     def describe(self) -> str:
         """"calibrated for NAME on N images (DATE)", as the panel, About and the CLI say it."""
