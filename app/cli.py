@@ -1,4 +1,4 @@
-"""`pneumoscan-cli`: predict, heatmap, scan and merge from a terminal, on the same engine as the GUI.
+"""`pneumoscan-cli`: predict, heatmap, scan, merge, evaluate and calibrate from a terminal, on the same engine as the GUI.
 
 Every path and option is checked before the model loads, and no output may overwrite an input or an
 unrelated file (`app.core.outputs`). Results go to stdout, messages to stderr; the exit code says
@@ -88,14 +88,18 @@ def version_text(model_path: Path | None = None) -> str:
     return f"PneumoScan {__version__}, {model}"
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, clahe: bool = True, site: bool = True) -> None:
     parser.add_argument("--model", type=Path, default=None,
                         help="a .keras or .onnx model with model_card.json beside it (default: the bundled model, or $PNEUMOSCAN_MODEL)")
     parser.add_argument("--backend", choices=("onnx", "keras"), default=None,
                         help="run the model on ONNX Runtime or on TensorFlow/Keras (default: onnx when the model "
                         "has an ONNX export, else keras; or $PNEUMOSCAN_BACKEND)")
-    parser.add_argument("--clahe", choices=tuple(CLAHE_CHOICES), default="model",
-                        help="CLAHE before the model: as the model card says, or forced on/off (default: %(default)s)")
+    if clahe:
+        parser.add_argument("--clahe", choices=tuple(CLAHE_CHOICES), default="model",
+                            help="CLAHE before the model: as the model card says, or forced on/off (default: %(default)s)")
+    if site:
+        parser.add_argument("--site", type=Path, default=None, metavar="SITE.json",
+                            help="a site calibration of this model (pneumoscan-cli calibrate): its temperature, offset and threshold")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,16 +153,34 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", type=Path, required=True, help="CSV to write")
     merge.add_argument("--overwrite", action="store_true", help="replace --out if it is an existing results CSV")
     merge.add_argument("--excel", action="store_true", help="write UTF-8 with a byte-order mark, so Excel shows accents")
+    labelled = "FOLDER holds NORMAL/ and PNEUMONIA/, or --labels lists its images"
+    evaluate = command("evaluate", f"the model's performance on labelled X-rays: metrics.json, predictions.csv and plots ({labelled})")
+    evaluate.add_argument("folder", type=Path)
+    evaluate.add_argument("--out", type=Path, required=True, help="folder for metrics.json, predictions.csv, roc.png, reliability.png")
+    evaluate.add_argument("--include-outside-scope", action="store_true",
+                          help="measure the images outside the model's scope too (default: reported apart, left out)")
+    calibrate = command("calibrate", f"fit a site calibration (temperature, offset, threshold) on labelled X-rays ({labelled})")
+    calibrate.add_argument("folder", type=Path)
+    calibrate.add_argument("--out", type=Path, required=True, help="the site calibration file to write (SITE.json)")
+    calibrate.add_argument("--name", default=None, help="the site's name in every report (default: the folder's name)")
+    calibrate.add_argument("--min-sensitivity", type=_unit_interval, default=0.95,
+                           help="the threshold keeps at least this sensitivity on the sample (default: %(default)s)")
+    for sub_parser in (evaluate, calibrate):
+        sub_parser.add_argument("--labels", type=Path, default=None, metavar="FILE.csv",
+                                help="path,label rows (NORMAL or PNEUMONIA), paths relative to FOLDER")
+        sub_parser.add_argument("--overwrite", action="store_true", help="replace the files --out would write if they exist")
+    _add_common(evaluate, clahe=False)
+    _add_common(calibrate, clahe=False, site=False)
     return parser
 
 
-def _open_screener(model: Path | None, backend: str | None):  # noqa: ANN202 - imported lazily to keep --help instant
+def _open_screener(model: Path | None, backend: str | None, site: Path | None = None):  # noqa: ANN202 - imported lazily to keep --help instant
     from app.core.errors import ModelError
     from app.core.screening import Screener
 
     try:
         with _native_stderr_silenced():
-            return Screener(model, backend)
+            return Screener(model, backend, site)
     except PneumoScanError:
         raise
     except Exception as exc:  # a damaged statistics file, an odd archive: a bad model, not a crash
@@ -193,7 +215,9 @@ def _predict(args: argparse.Namespace) -> int:
     from app.core.scan_row import ScanRow
 
     _check_inputs(args.images)
-    screener = _open_screener(args.model, args.backend)
+    screener = _open_screener(args.model, args.backend, args.site)
+    if screener.site:
+        print(f"Results {screener.site.describe()} ({args.site})", file=sys.stderr if args.json else sys.stdout)
     clahe = CLAHE_CHOICES[args.clahe]
     failures = 0
     for path in args.images:
@@ -237,7 +261,7 @@ def _heatmap(args: argparse.Namespace) -> int:
 
     _check_inputs([args.image])
     _check_heatmap_out(args)
-    screener = _open_screener(args.model, args.backend)
+    screener = _open_screener(args.model, args.backend, args.site)
     try:
         image = load_image(args.image)  # the full-size picture under the overlay
         model_copy = load_model_image(args.image, screener.card.input_size, image)
@@ -254,7 +278,7 @@ def _heatmap(args: argparse.Namespace) -> int:
     print(f"{args.image}: {p.display_label}  probability {p.probability:.3f}; Grad-CAM for "
           f"{explanation.explained_class} written to {args.out}"
           + (" (no region supports this class: the map is empty)" if explanation.empty else "")
-          + f". {scale_description(explanation.reference)}")
+          + f". {scale_description(explanation.reference)}" + (f" Results {screener.site.describe()}." if screener.site else ""))
     return 0
 
 
@@ -265,6 +289,7 @@ def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.Sca
     from app.core.scan import ScanRequest
     from app.core.scan_listing import list_images
     from app.core.shards import Shard
+    from app.core.site import SiteCalibration
 
     if args.dask is not None and args.workers:
         raise UsageError("--workers is for a scan on this machine; with --dask the cluster's workers do the work.")
@@ -272,6 +297,8 @@ def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.Sca
     request = ScanRequest(args.folder, args.out, args.recursive, args.resume, args.overwrite,
                           CLAHE_CHOICES[args.clahe], args.batch_size, args.excel, shard, args.workers)
     card = read_card(Path(args.model) if args.model else default_model_path())  # the sha256 check, not the model
+    if args.site:
+        SiteCalibration.load(args.site, card.sha256)  # a damaged or foreign site file: refused before any work
     if not request.check(card.version, card.sha256):
         hint = ""
         if not args.recursive and (nested := list_images(args.folder, recursive=True)):
@@ -295,7 +322,7 @@ def _dask_scan(args: argparse.Namespace, request):  # noqa: ANN001, ANN202 - Sca
         print(f"{len(times)} Dask workers ready (model loaded in {times[0]:.2f}-{times[-1]:.2f} s)",
               file=sys.stderr, flush=True)
 
-    return scan_on_dask(target, card, ModelSpec.of(card, args.model, args.backend), request, on_ready=ready)
+    return scan_on_dask(target, card, ModelSpec.of(card, args.model, args.backend, args.site), request, on_ready=ready)
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -304,7 +331,7 @@ def _scan(args: argparse.Namespace) -> int:
     if args.dask is not None:
         updates = _dask_scan(args, request)
     else:
-        updates = request.start(_open_screener(args.model, args.backend))
+        updates = request.start(_open_screener(args.model, args.backend, args.site))
     counts = {"ok": 0, "warning": 0, "error": 0}
     flagged = done = 0
     try:
@@ -321,7 +348,7 @@ def _scan(args: argparse.Namespace) -> int:
         return 130
     print(file=sys.stderr)
     print(f"{done} scanned: {flagged} flagged PNEUMONIA, {counts['warning']} with warnings, "
-          f"{counts['error']} errors -> {out}")
+          f"{counts['error']} errors -> {out}" + (f" (site calibration {args.site})" if args.site else ""))
     return 1 if counts["error"] else 0
 
 
@@ -343,6 +370,79 @@ def _merge(args: argparse.Namespace) -> int:
     print(f"{merged.rows} rows from {len(args.parts)} parts: {merged.flagged} flagged PNEUMONIA, "
           f"{merged.errors} errors -> {args.out}")
     return 1 if merged.errors else 0
+
+
+def _progress(done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{done}/{total} images", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+
+def _scored_labelled(args: argparse.Namespace, check_out: Callable[[list], None], site: Path | None = None):  # noqa: ANN202
+    """The labelled images read and the output checked (before the model loads), then scored; the
+    images the model may not answer for and the unreadable ones named on stderr."""
+    from app.core.evaluation import score_labelled
+    from app.core.labelled import read_labelled, relative_name
+
+    images = read_labelled(args.folder, args.labels)
+    if not images:
+        raise UsageError(f"No images in {args.folder}/NORMAL or {args.folder}/PNEUMONIA.")
+    check_out(images)
+    screener = _open_screener(args.model, args.backend, site)
+    scores = score_labelled(screener, images, _progress)
+    for path, message in scores.errors.items():
+        print(f"note: {relative_name(path, args.folder)} could not be read, left out: {message}", file=sys.stderr)
+    for image, scope, answered in zip(scores.images, scores.scopes, scores.answered):
+        if not answered:
+            print(f"note: {relative_name(image.path, args.folder)}: {scope}", file=sys.stderr)
+    return screener, scores
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from app.core.evaluation import check_evaluation_out, evaluate_labelled
+
+    screener, scores = _scored_labelled(args, lambda _: check_evaluation_out(args.out, args.folder, args.overwrite), args.site)
+    outside = int((~scores.answered).sum())
+    if outside:
+        print(f"{outside} images outside the model's scope " + ("measured with the others (--include-outside-scope)."
+              if args.include_outside_scope else "left out of the metrics and plots (listed in metrics.json)."), file=sys.stderr)
+    m = evaluate_labelled(screener, args.folder, scores, args.out, args.include_outside_scope)
+    ci = m["ci95"]
+    print(f"{m['n']} images ({m['n_normal']} NORMAL, {m['n_pneumonia']} PNEUMONIA), model {m['model_version']}"
+          + (f", {screener.site.describe()}" if screener.site else "") + f", threshold {m['threshold']:.6f}")
+    for key in ("accuracy", "sensitivity", "specificity", "precision", "f1", "auc", "ece", "brier"):
+        interval = f"  (95 % CI {ci[key][0]:.3f}-{ci[key][1]:.3f})" if ci.get(key) else ""
+        print(f"{key:>12}: " + ("n/a (one class only)" if m[key] is None else f"{m[key]:.4f}{interval}"))
+    print(f"confusion matrix [[tn, fp], [fn, tp]]: {m['confusion_matrix']} -> {args.out}")
+    return 1 if scores.errors else 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from app.core.labelled import class_counts
+    from app.core.outputs import atomic_write_bytes
+    from app.core.site import check_site_output
+    from app.core.site_fit import check_class_counts, fit_site
+
+    def check_out(images: list) -> None:
+        check_class_counts(class_counts(images))
+        check_site_output(args.out, [p for p in (args.labels, args.model) if p], args.overwrite)
+
+    screener, scores = _scored_labelled(args, check_out)
+    site = fit_site(scores, screener, args.name or Path(args.folder).resolve().name, args.min_sensitivity)
+    atomic_write_bytes(args.out, site.encode())
+    left_out = site.counts["left_out"]
+    if left_out:
+        print(f"{left_out} images outside the model's scope were left out of the calibration (listed above).", file=sys.stderr)
+    print(f"Site calibration written to {args.out}: {site.describe()} ({site.counts['NORMAL']} NORMAL, "
+          f"{site.counts['PNEUMONIA']} PNEUMONIA)")
+    print(f"temperature {site.temperature:.4f}, offset {site.offset:+.4f}, threshold {site.threshold:.6f} "
+          f"(highest specificity with sensitivity >= {site.min_sensitivity:g} on the sample)")
+    print(f"{'':>12}  {'before (model card)':<24}{'after (site)':<24}")
+    for key in ("accuracy", "sensitivity", "specificity", "auc", "ece"):
+        cells = [f"{f[key]:.3f} ({f['ci95'][key][0]:.3f}-{f['ci95'][key][1]:.3f})" for f in (site.figures["before"], site.figures["after"])]
+        print(f"{key:>12}  {cells[0]:<24}{cells[1]:<24}")
+    print("Both columns are measured on the calibration images themselves (95 % bootstrap intervals); "
+          "run evaluate --site on other images of the site for an unbiased figure.")
+    return 1 if scores.errors else 0
 
 
 def _quiet_frameworks() -> None:
@@ -367,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_frameworks()
     args = build_parser().parse_args(argv)
     try:
-        return {"predict": _predict, "heatmap": _heatmap, "scan": _scan, "merge": _merge}[args.command](args)
+        return {"predict": _predict, "heatmap": _heatmap, "scan": _scan, "merge": _merge, "evaluate": _evaluate,
+                "calibrate": _calibrate}[args.command](args)
     except PneumoScanError as exc:
         print(f"pneumoscan-cli: {exc}", file=sys.stderr)
         return 2

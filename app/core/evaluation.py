@@ -21,7 +21,7 @@ import numpy as np
 
 from app.core.errors import ImageLoadError, OutputError
 from app.core.image_io import load_model_image
-from app.core.labelled import CLASSES, LabelledImage, relative_name
+from app.core.labelled import CLASSES, LabelledImage, class_counts, relative_name
 from app.core.metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_intervals, compute_metrics
 from app.core.outputs import atomic_write_bytes, csv_escape, is_same_file
 from app.core.plots import reliability_png, roc_png
@@ -91,7 +91,7 @@ class LabelledScores:
                               [s for s, k in zip(self.scopes, keep) if k], self.errors)
 
     def class_counts(self) -> dict[str, int]:
-        return {name: int(np.sum(self.y == label)) for label, name in enumerate(CLASSES)}
+        return class_counts(self.images)
 
 
 def score_labelled(screener: Screener, images: list[LabelledImage], progress: Progress | None = None) -> LabelledScores:
@@ -132,7 +132,7 @@ def evaluate_labelled(screener: Screener, folder: Path, scores: LabelledScores, 
     threshold = screener.threshold
     kept = np.ones(len(scores.images), bool) if include_outside else scores.answered
     y, p = scores.y[kept], p_all[kept]
-    outside = {relative_name(image, folder): scope for image, scope, answered
+    outside = {relative_name(image.path, folder): scope for image, scope, answered
                in zip(scores.images, scores.scopes, scores.answered) if not answered}
     metrics = performance(y, p, threshold, resamples) | {
         "model_version": screener.card.version,
@@ -141,7 +141,7 @@ def evaluate_labelled(screener: Screener, folder: Path, scores: LabelledScores, 
                                                     "description": screener.site.describe()},
         "n_out_of_domain": len(outside),
         "outside_scope": {"included": include_outside, "files": outside},
-        "errors": {relative_name(LabelledImage(path, 0), folder): message for path, message in scores.errors.items()},
+        "errors": {relative_name(path, folder): message for path, message in scores.errors.items()},
     }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "predictions.csv", _predictions_csv(folder, scores, p_all, threshold))
@@ -158,6 +158,6 @@ def _predictions_csv(folder: Path, scores: LabelledScores, p: np.ndarray, thresh
     writer = csv.writer(text)
     writer.writerow(["path", "label", "logit", "probability", "prediction", "in_domain", "scope"])
     for image, logit, probability, scope, answered in zip(scores.images, scores.logits, p, scores.scopes, scores.answered):
-        writer.writerow([csv_escape(relative_name(image, folder)), CLASSES[image.label], f"{logit:.9g}", f"{probability:.9g}",
+        writer.writerow([csv_escape(relative_name(image.path, folder)), CLASSES[image.label], f"{logit:.9g}", f"{probability:.9g}",
                          CLASSES[int(probability >= threshold)], str(bool(answered)).lower(), scope])
     return text.getvalue().encode("utf-8")

@@ -75,9 +75,13 @@ def _from_csv(folder: Path, labels: Path) -> list[LabelledImage]:
     return sorted(images, key=lambda image: image.path.as_posix())
 
 
-def relative_name(image: LabelledImage, folder: Path) -> str:
-    """The image's path as the reports write it: relative to the labelled folder, with forward slashes."""
+def class_counts(images: list[LabelledImage]) -> dict[str, int]:
+    return {name: sum(image.label == label for image in images) for label, name in enumerate(CLASSES)}
+
+
+def relative_name(path: Path, folder: Path) -> str:
+    """An image's path as the reports write it: relative to the labelled folder, with forward slashes."""
     try:
-        return image.path.relative_to(folder).as_posix()
+        return Path(path).relative_to(folder).as_posix()
     except ValueError:
-        return image.path.as_posix()
+        return Path(path).as_posix()
