@@ -246,3 +246,16 @@ def test_both_evaluate_commands_agree(tmp_path: Path, capsys: pytest.CaptureFixt
     for key in ("accuracy", "auc", "ece"):
         assert cli[key] == pytest.approx(training[key], abs=1e-3)
     assert set(training) - {"errors"} <= set(cli)  # the same keys, plus the intervals and the scope report
+
+
+def test_evaluate_reads_a_labels_csv(site_folders: tuple[Path, Path], tmp_path: Path) -> None:
+    held = site_folders[1]
+    listed = {f"NORMAL/{p.name}": "normal" for p in sorted((held / "NORMAL").glob("*.png"))[:3]}
+    listed |= {f"PNEUMONIA/{p.name}": "1" for p in sorted((held / "PNEUMONIA").glob("*.png"))[:2]}
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\n" + "".join(f"{k},{v}\n" for k, v in listed.items()))
+    metrics = _metrics(held, tmp_path / "out", "--labels", str(labels), "--include-outside-scope")
+    with open(tmp_path / "out" / "predictions.csv", newline="") as handle:
+        rows = {row["path"]: row["label"] for row in csv.DictReader(handle)}
+    assert rows == {k: "NORMAL" if v == "normal" else "PNEUMONIA" for k, v in listed.items()}
+    assert (metrics["n_normal"], metrics["n_pneumonia"]) == (3, 2)
