@@ -398,21 +398,19 @@ def _scored_labelled(args: argparse.Namespace, check_out: Callable[[list], None]
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from app.core.evaluation import check_evaluation_out, evaluate_labelled
+    from app.core.evaluation import (
+        check_evaluation_out,
+        evaluate_labelled,
+        summary_lines,
+    )
 
     screener, scores = _scored_labelled(args, lambda _: check_evaluation_out(args.out, args.folder, args.overwrite), args.site)
-    outside = int((~scores.answered).sum())
-    if outside:
-        print(f"{outside} images outside the model's scope " + ("measured with the others (--include-outside-scope)."
-              if args.include_outside_scope else "left out of the metrics and plots (listed in metrics.json)."), file=sys.stderr)
     m = evaluate_labelled(screener, args.folder, scores, args.out, args.include_outside_scope)
-    ci = m["ci95"]
-    print(f"{m['n']} images ({m['n_normal']} NORMAL, {m['n_pneumonia']} PNEUMONIA), model {m['model_version']}"
-          + (f", {screener.site.describe()}" if screener.site else "") + f", threshold {m['threshold']:.6f}")
-    for key in ("accuracy", "sensitivity", "specificity", "precision", "f1", "auc", "ece", "brier"):
-        interval = f"  (95 % CI {ci[key][0]:.3f}-{ci[key][1]:.3f})" if ci.get(key) else ""
-        print(f"{key:>12}: " + ("n/a (one class only)" if m[key] is None else f"{m[key]:.4f}{interval}"))
-    print(f"confusion matrix [[tn, fp], [fn, tp]]: {m['confusion_matrix']} -> {args.out}")
+    if m["n_out_of_domain"]:
+        print(f"{m['n_out_of_domain']} images outside the model's scope " + ("measured with the others (--include-outside-scope)."
+              if args.include_outside_scope else "left out of the metrics and plots (listed in metrics.json)."), file=sys.stderr)
+    print("\n".join(summary_lines(m, screener.site.describe() if screener.site else "")))
+    print(f"metrics, predictions and plots -> {args.out}")
     return 1 if scores.errors else 0
 
 
@@ -420,7 +418,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from app.core.labelled import class_counts
     from app.core.outputs import atomic_write_bytes
     from app.core.site import check_site_output
-    from app.core.site_fit import check_class_counts, fit_site
+    from app.core.site_fit import check_class_counts, fit_site, report_lines
 
     def check_out(images: list) -> None:
         check_class_counts(class_counts(images))
@@ -432,16 +430,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     left_out = site.counts["left_out"]
     if left_out:
         print(f"{left_out} images outside the model's scope were left out of the calibration (listed above).", file=sys.stderr)
-    print(f"Site calibration written to {args.out}: {site.describe()} ({site.counts['NORMAL']} NORMAL, "
-          f"{site.counts['PNEUMONIA']} PNEUMONIA)")
-    print(f"temperature {site.temperature:.4f}, offset {site.offset:+.4f}, threshold {site.threshold:.6f} "
-          f"(highest specificity with sensitivity >= {site.min_sensitivity:g} on the sample)")
-    print(f"{'':>12}  {'before (model card)':<24}{'after (site)':<24}")
-    for key in ("accuracy", "sensitivity", "specificity", "auc", "ece"):
-        cells = [f"{f[key]:.3f} ({f['ci95'][key][0]:.3f}-{f['ci95'][key][1]:.3f})" for f in (site.figures["before"], site.figures["after"])]
-        print(f"{key:>12}  {cells[0]:<24}{cells[1]:<24}")
-    print("Both columns are measured on the calibration images themselves (95 % bootstrap intervals); "
-          "run evaluate --site on other images of the site for an unbiased figure.")
+    print(f"Site calibration written to {args.out}: {site.describe()}")
+    print("\n".join(report_lines(site)))
     return 1 if scores.errors else 0
 
 

@@ -21,8 +21,19 @@ import numpy as np
 
 from app.core.errors import ImageLoadError, OutputError
 from app.core.image_io import load_model_image
-from app.core.labelled import CLASSES, LabelledImage, class_counts, relative_name
-from app.core.metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_intervals, compute_metrics
+from app.core.labelled import (
+    CLASSES,
+    LabelledError,
+    LabelledImage,
+    class_counts,
+    relative_name,
+)
+from app.core.metrics import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    bootstrap_intervals,
+    compute_metrics,
+)
 from app.core.outputs import atomic_write_bytes, csv_escape, is_same_file
 from app.core.plots import reliability_png, roc_png
 from app.core.scope import ANSWERED
@@ -131,6 +142,10 @@ def evaluate_labelled(screener: Screener, folder: Path, scores: LabelledScores, 
     p_all = screener.probabilities(scores.logits)
     threshold = screener.threshold
     kept = np.ones(len(scores.images), bool) if include_outside else scores.answered
+    if not kept.any():
+        raise LabelledError(f"All {len(scores.images)} readable images are outside the model's scope: nothing to measure "
+                            "(add --include-outside-scope to measure them anyway)." if scores.images
+                            else "None of the images could be read: nothing to measure.")
     y, p = scores.y[kept], p_all[kept]
     outside = {relative_name(image.path, folder): scope for image, scope, answered
                in zip(scores.images, scores.scopes, scores.answered) if not answered}
@@ -161,3 +176,14 @@ def _predictions_csv(folder: Path, scores: LabelledScores, p: np.ndarray, thresh
         writer.writerow([csv_escape(relative_name(image.path, folder)), CLASSES[image.label], f"{logit:.9g}", f"{probability:.9g}",
                          CLASSES[int(probability >= threshold)], str(bool(answered)).lower(), scope])
     return text.getvalue().encode("utf-8")
+
+
+def summary_lines(metrics: dict[str, Any], site: str = "") -> list[str]:
+    """The figures of an evaluation as the terminal shows them, each with its 95 % interval."""
+    m, ci = metrics, metrics["ci95"]
+    lines = [f"{m['n']} images ({m['n_normal']} NORMAL, {m['n_pneumonia']} PNEUMONIA), model {m['model_version']}"
+             + (f", {site}" if site else "") + f", threshold {m['threshold']:.6f}"]
+    for key in ("accuracy", "sensitivity", "specificity", "precision", "f1", "auc", "ece", "brier"):
+        interval = f"  (95 % CI {ci[key][0]:.3f}-{ci[key][1]:.3f})" if ci.get(key) else ""
+        lines.append(f"{key:>12}: " + ("n/a (one class only)" if m[key] is None else f"{m[key]:.4f}{interval}"))
+    return lines + [f"confusion matrix [[tn, fp], [fn, tp]]: {m['confusion_matrix']}"]

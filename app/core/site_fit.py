@@ -14,7 +14,13 @@ from app.core.evaluation import LabelledScores, performance
 from app.core.labelled import CLASSES, LabelledError
 from app.core.metrics import BOOTSTRAP_RESAMPLES
 from app.core.screening import Screener
-from app.core.site import MIN_PER_CLASS, SiteCalibration, calibrated, fit_platt, threshold_for_sensitivity
+from app.core.site import (
+    MIN_PER_CLASS,
+    SiteCalibration,
+    calibrated,
+    fit_platt,
+    threshold_for_sensitivity,
+)
 
 
 def check_class_counts(counts: dict[str, int], after: str = "") -> None:
@@ -50,3 +56,19 @@ def fit_site(scores: LabelledScores, screener: Screener, name: str, min_sensitiv
                            threshold=threshold, created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                            counts=kept.class_counts() | {"left_out": left_out, "unreadable": len(scores.errors)},
                            min_sensitivity=min_sensitivity, figures=figures)
+
+
+def report_lines(site: SiteCalibration) -> list[str]:
+    """What `calibrate` prints: the counts, the parameters and the before/after table with 95 % intervals."""
+    counts = site.counts
+    lines = [f"{counts['NORMAL']} NORMAL and {counts['PNEUMONIA']} PNEUMONIA in scope ({counts.get('left_out', 0)} outside "
+             f"the model's scope and {counts.get('unreadable', 0)} unreadable left out)",
+             f"temperature {site.temperature:.4f}, offset {site.offset:+.4f}, threshold {site.threshold:.6f} "
+             f"(highest specificity with sensitivity >= {site.min_sensitivity:g} on the sample)",
+             f"{'':>12}  {'before (model card)':<24}{'after (site)':<24}"]
+    for key in ("accuracy", "sensitivity", "specificity", "auc", "ece"):
+        cells = [f"{f[key]:.3f} ({f['ci95'][key][0]:.3f}-{f['ci95'][key][1]:.3f})"
+                 for f in (site.figures["before"], site.figures["after"])]
+        lines.append(f"{key:>12}  {cells[0]:<24}{cells[1]:<24}")
+    return lines + ["Both columns are measured on the calibration images themselves (95 % bootstrap intervals); "
+                    "run evaluate --site on other images of the site for an unbiased figure."]
