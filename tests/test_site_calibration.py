@@ -13,6 +13,8 @@ import csv
 import hashlib
 import io
 import json
+import subprocess
+import sys
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from app.core.site import SiteCalibration
 from tests.helpers import KERMANY, SHARED
 
 REPO = Path(__file__).resolve().parents[1]
+BLOCKED = ("tensorflow", "keras", "sklearn", "scipy", "matplotlib", "tf2onnx", "onnx")
 
 
 def _validation(label: str, count: int, seed: int = 0) -> list[Path]:
@@ -259,3 +262,17 @@ def test_evaluate_reads_a_labels_csv(site_folders: tuple[Path, Path], tmp_path: 
         rows = {row["path"]: row["label"] for row in csv.DictReader(handle)}
     assert rows == {k: "NORMAL" if v == "normal" else "PNEUMONIA" for k, v in listed.items()}
     assert (metrics["n_normal"], metrics["n_pneumonia"]) == (3, 2)
+
+
+def test_evaluate_and_calibrate_run_without_the_training_stack(site_folders: tuple[Path, Path], tmp_path: Path) -> None:
+    """The base install: TensorFlow, Keras, scikit-learn, SciPy and matplotlib made unimportable in a fresh process."""
+    held = str(site_folders[1])
+    calls = [["evaluate", held, "--out", str(tmp_path / "eval")], ["calibrate", held, "--out", str(tmp_path / "site.json")]]
+    code = ("import sys\nclass Block:\n    def find_spec(self, name, path=None, target=None):\n"
+            f"        if name.split('.')[0] in {BLOCKED!r}: raise ImportError('blocked: ' + name)\n"
+            "sys.meta_path.insert(0, Block())\nimport app.cli\n"
+            f"print([app.cli.main(argv) for argv in {calls!r}])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.stdout.splitlines()[-1] == "[0, 0]", result.stderr
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["n"] > 0
+    assert SiteCalibration.load(tmp_path / "site.json").counts["NORMAL"] >= 20
