@@ -1,4 +1,5 @@
-"""`pneumoscan-cli`: predict, heatmap, scan, watch and merge from a terminal, on the same engine as the GUI.
+"""`pneumoscan-cli`: predict, heatmap, scan, watch, merge, evaluate and calibrate from a terminal, on the same
+engine as the GUI.
 
 Every path and option is checked before the model loads, and no output may overwrite an input or an
 unrelated file (`app.core.outputs`). Results go to stdout, messages to stderr; the exit code says
@@ -90,14 +91,18 @@ def version_text(model_path: Path | None = None) -> str:
     return f"PneumoScan {__version__}, {model}"
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, clahe: bool = True, site: bool = True) -> None:
     parser.add_argument("--model", type=Path, default=None,
                         help="a .keras or .onnx model with model_card.json beside it (default: the bundled model, or $PNEUMOSCAN_MODEL)")
     parser.add_argument("--backend", choices=("onnx", "keras"), default=None,
                         help="run the model on ONNX Runtime or on TensorFlow/Keras (default: onnx when the model "
                         "has an ONNX export, else keras; or $PNEUMOSCAN_BACKEND)")
-    parser.add_argument("--clahe", choices=tuple(CLAHE_CHOICES), default="model",
-                        help="CLAHE before the model: as the model card says, or forced on/off (default: %(default)s)")
+    if clahe:
+        parser.add_argument("--clahe", choices=tuple(CLAHE_CHOICES), default="model",
+                            help="CLAHE before the model: as the model card says, or forced on/off (default: %(default)s)")
+    if site:
+        parser.add_argument("--site", type=Path, default=None, metavar="SITE.json",
+                            help="a site calibration of this model (pneumoscan-cli calibrate): its temperature, offset and threshold")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,6 +164,24 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", type=Path, required=True, help="CSV to write")
     merge.add_argument("--overwrite", action="store_true", help="replace --out if it is an existing results CSV")
     merge.add_argument("--excel", action="store_true", help="write UTF-8 with a byte-order mark, so Excel shows accents")
+    labelled = "FOLDER holds NORMAL/ and PNEUMONIA/, or --labels lists its images"
+    evaluate = command("evaluate", f"the model's performance on labelled X-rays: metrics.json, predictions.csv and plots ({labelled})")
+    evaluate.add_argument("folder", type=Path)
+    evaluate.add_argument("--out", type=Path, required=True, help="folder for metrics.json, predictions.csv, roc.png, reliability.png")
+    evaluate.add_argument("--include-outside-scope", action="store_true",
+                          help="measure the images outside the model's scope too (default: reported apart, left out)")
+    calibrate = command("calibrate", f"fit a site calibration (temperature, offset, threshold) on labelled X-rays ({labelled})")
+    calibrate.add_argument("folder", type=Path)
+    calibrate.add_argument("--out", type=Path, required=True, help="the site calibration file to write (SITE.json)")
+    calibrate.add_argument("--name", default=None, help="the site's name in every report (default: the folder's name)")
+    calibrate.add_argument("--min-sensitivity", type=_unit_interval, default=0.95,
+                           help="the threshold keeps at least this sensitivity on the sample (default: %(default)s)")
+    for sub_parser in (evaluate, calibrate):
+        sub_parser.add_argument("--labels", type=Path, default=None, metavar="FILE.csv",
+                                help="path,label rows (NORMAL or PNEUMONIA), paths relative to FOLDER")
+        sub_parser.add_argument("--overwrite", action="store_true", help="replace the files --out would write if they exist")
+    _add_common(evaluate, clahe=False)
+    _add_common(calibrate, clahe=False, site=False)
     return parser
 
 
@@ -207,7 +230,9 @@ def _predict(args: argparse.Namespace) -> int:
         if path.is_dir():
             raise UsageError(f"{path} is a folder; predict takes image files. To score every image in it: "
                              f"pneumoscan-cli scan {path}")
-    screener = _open_screener(args.model, args.backend)
+    screener = _open_screener(args.model, args.backend, args.site)
+    if screener.site:
+        print(f"Results {screener.site.describe()} ({args.site})", file=sys.stderr if args.json else sys.stdout)
     clahe = CLAHE_CHOICES[args.clahe]
     failures = 0
     for path in args.images:
@@ -251,7 +276,7 @@ def _heatmap(args: argparse.Namespace) -> int:
 
     _check_inputs([args.image])
     _check_heatmap_out(args)
-    screener = _open_screener(args.model, args.backend)
+    screener = _open_screener(args.model, args.backend, args.site)
     try:
         image = load_image(args.image)  # the full-size picture under the overlay
         model_copy = load_model_image(args.image, screener.card.input_size, image)
@@ -269,7 +294,7 @@ def _heatmap(args: argparse.Namespace) -> int:
     print(f"{args.image}: {answer}; Grad-CAM for "
           f"{explanation.explained_class} written to {args.out}"
           + (" (no region supports this class: the map is empty)" if explanation.empty else "")
-          + f". {scale_description(explanation.reference)}")
+          + f". {scale_description(explanation.reference)}" + (f" Results {screener.site.describe()}." if screener.site else ""))
     return 0
 
 
@@ -280,6 +305,7 @@ def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.Sca
     from app.core.scan import ScanRequest
     from app.core.scan_listing import list_images
     from app.core.shards import Shard
+    from app.core.site import SiteCalibration
 
     if args.dask is not None and args.workers:
         raise UsageError("--workers is for a scan on this machine; with --dask the cluster's workers do the work.")
@@ -287,6 +313,8 @@ def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.Sca
     request = ScanRequest(args.folder, args.out, args.recursive, args.resume, args.overwrite,
                           CLAHE_CHOICES[args.clahe], args.batch_size, args.excel, shard, args.workers)
     card = read_card(Path(args.model) if args.model else default_model_path())  # the sha256 check, not the model
+    if args.site:
+        SiteCalibration.load(args.site, card.sha256)  # a damaged or foreign site file: refused before any work
     if not request.check(card.version, card.sha256):
         hint = ""
         if not args.recursive and (nested := list_images(args.folder, recursive=True)):
@@ -310,7 +338,7 @@ def _dask_scan(args: argparse.Namespace, request):  # noqa: ANN001, ANN202 - Sca
         print(f"{len(times)} Dask workers ready (model loaded in {times[0]:.2f}-{times[-1]:.2f} s)",
               file=sys.stderr, flush=True)
 
-    return scan_on_dask(target, card, ModelSpec.of(card, args.model, args.backend), request, on_ready=ready)
+    return scan_on_dask(target, card, ModelSpec.of(card, args.model, args.backend, args.site), request, on_ready=ready)
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -321,7 +349,7 @@ def _scan(args: argparse.Namespace) -> int:
     if args.dask is not None:
         updates = _dask_scan(args, request)
     else:
-        updates = request.start(_open_screener(args.model, args.backend))
+        updates = request.start(_open_screener(args.model, args.backend, args.site))
     counts = {"ok": 0, "warning": 0, "error": 0}
     flagged = done = 0
     bar = None
@@ -345,7 +373,7 @@ def _scan(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     print(f"{done} scanned: {flagged} flagged PNEUMONIA, {counts['warning']} with warnings, "
-          f"{counts['error']} errors -> {out}")
+          f"{counts['error']} errors -> {out}" + (f" (site calibration {args.site})" if args.site else ""))
     return 1 if counts["error"] else 0
 
 
@@ -400,6 +428,66 @@ def _merge(args: argparse.Namespace) -> int:
     return 1 if merged.errors else 0
 
 
+def _scored_labelled(args: argparse.Namespace, check_out: Callable[[list], None], site: Path | None = None):  # noqa: ANN202
+    """The labelled images read and the output checked (before the model loads), then scored; the
+    images the model may not answer for and the unreadable ones named on stderr."""
+    from app.core.evaluation import score_labelled
+    from app.core.labelled import read_labelled, relative_name
+    from app.core.progress import counting
+
+    images = read_labelled(args.folder, args.labels)
+    if not images:
+        raise UsageError(f"No images in {args.folder}/NORMAL or {args.folder}/PNEUMONIA.")
+    check_out(images)
+    screener = _open_screener(args.model, args.backend, site)
+    with counting(len(images), "img", args.command) as progress:
+        scores = score_labelled(screener, images, progress)
+    for path, message in scores.errors.items():
+        print(f"note: {relative_name(path, args.folder)} could not be read, left out: {message}", file=sys.stderr)
+    for image, scope, answered in zip(scores.images, scores.scopes, scores.answered):
+        if not answered:
+            print(f"note: {relative_name(image.path, args.folder)}: {scope}", file=sys.stderr)
+    return screener, scores
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from app.core.evaluation import (
+        check_evaluation_out,
+        evaluate_labelled,
+        summary_lines,
+    )
+
+    screener, scores = _scored_labelled(args, lambda _: check_evaluation_out(args.out, args.folder, args.overwrite), args.site)
+    m = evaluate_labelled(screener, args.folder, scores, args.out, args.include_outside_scope)
+    if m["n_out_of_domain"]:
+        print(f"{m['n_out_of_domain']} images outside the model's scope " + ("measured with the others (--include-outside-scope)."
+              if args.include_outside_scope else "left out of the metrics and plots (listed in metrics.json)."), file=sys.stderr)
+    print("\n".join(summary_lines(m, screener.site.describe() if screener.site else "")))
+    print(f"metrics, predictions and plots -> {args.out}")
+    return 1 if scores.errors else 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from app.core.labelled import class_counts
+    from app.core.outputs import atomic_write_bytes
+    from app.core.site import check_site_output
+    from app.core.site_fit import check_class_counts, fit_site, report_lines
+
+    def check_out(images: list) -> None:
+        check_class_counts(class_counts(images))
+        check_site_output(args.out, [p for p in (args.labels, args.model) if p], args.overwrite)
+
+    screener, scores = _scored_labelled(args, check_out)
+    site = fit_site(scores, screener, args.name or Path(args.folder).resolve().name, args.min_sensitivity)
+    atomic_write_bytes(args.out, site.encode())
+    left_out = site.counts["left_out"]
+    if left_out:
+        print(f"{left_out} images outside the model's scope were left out of the calibration (listed above).", file=sys.stderr)
+    print(f"Site calibration written to {args.out}: {site.describe()}")
+    print("\n".join(report_lines(site)))
+    return 1 if scores.errors else 0
+
+
 def _quiet_frameworks() -> None:
     """TensorFlow's and ONNX Runtime's start-up chatter is not the user's business on stderr."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -422,7 +510,8 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_frameworks()
     args = build_parser().parse_args(argv)
     try:
-        commands = {"predict": _predict, "heatmap": _heatmap, "scan": _scan, "watch": _watch, "merge": _merge}
+        commands = {"predict": _predict, "heatmap": _heatmap, "scan": _scan, "watch": _watch, "merge": _merge,
+                    "evaluate": _evaluate, "calibrate": _calibrate}
         return commands[args.command](args)
     except PneumoScanError as exc:
         print(f"pneumoscan-cli: {exc}", file=sys.stderr)

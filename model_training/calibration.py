@@ -13,28 +13,14 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from sklearn.metrics import roc_curve
 
+from app.core.metrics import expected_calibration_error  # noqa: F401 - the engine's, re-exported for training
+from app.core.site import sigmoid
+
 MIN_SENSITIVITY = 0.95
 THRESHOLD_RULE = "highest Youden's J among thresholds with validation sensitivity >= 0.95"
 SHIFTED_THRESHOLD_RULE = ("highest Youden's J on the validation images clean and under the stress suite's shifts, pooled, "
                           "among thresholds with clean validation sensitivity >= 0.95; temperature and logit offset "
                           "(Platt scaling, the offset folded into the final layer's bias) fitted on the same pool")
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
-
-
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 15) -> float:
-    """Share-weighted mean |accuracy - confidence| over equal-width probability bins (for P(pneumonia))."""
-    y, p = np.asarray(y, float), np.asarray(p, float)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = index == b
-        if mask.any():
-            total += mask.mean() * abs(y[mask].mean() - p[mask].mean())
-    return float(total)
 
 
 def fit_temperature(y: np.ndarray, logits: np.ndarray) -> float:

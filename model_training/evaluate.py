@@ -16,36 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.image_io import ImageLoadError, load_model_image
+from app.core.evaluation import ScoredFile, score_files
 from app.core.outputs import atomic_write_bytes
-from app.core.progress import tracked
+from app.core.progress import counting
 from app.core.screening import Screener
-from model_training.calibration import sigmoid
 from model_training.metrics import compute_metrics
 from model_training.plots import evaluation_plots
 from model_training.splits import CLASSES, list_samples
-
-BATCH = 32
-
-
-def score(screener: Screener, paths: list[str]) -> tuple[list[tuple[str, float, bool]], dict[str, str]]:
-    """(path, logit, in_domain) for every readable image, and the error of every unreadable one."""
-    rows, errors, pending = [], {}, []
-
-    def flush() -> None:
-        predictions = screener.predict_prepared([prepared for _, prepared in pending])
-        rows.extend((path, p.logit, p.in_domain) for (path, _), p in zip(pending, predictions))
-        pending.clear()
-
-    for path in tracked(paths, len(paths), "images", "evaluate"):
-        try:
-            pending.append((path, screener.prepare(load_model_image(path, screener.card.input_size))))
-        except ImageLoadError as exc:
-            errors[path] = str(exc)
-        if len(pending) == BATCH:
-            flush()
-    flush()
-    return rows, errors
 
 
 def evaluate(model: Path, data: Path, out: Path) -> dict:
@@ -53,30 +30,30 @@ def evaluate(model: Path, data: Path, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     screener = Screener(model)
     card = screener.card
-    rows, errors = score(screener, [s.path for s in samples])
+    with counting(len(samples), "images", "evaluate") as progress:
+        rows, errors = score_files(screener, [s.path for s in samples], progress)
     label_of = {s.path: s.label for s in samples}
-    y = np.array([label_of[path] for path, _, _ in rows])
-    logits = np.array([logit for _, logit, _ in rows], np.float64)
-    p = sigmoid(logits / card.temperature)
+    y = np.array([label_of[row.path] for row in rows])
+    p = screener.probabilities(np.array([row.logit for row in rows], np.float64))
     _write_predictions(out / "predictions.csv", data, rows, p, card.threshold)
     metrics = compute_metrics(y, p, card.threshold)
     metrics["model_version"] = card.version
     metrics["sha256"] = card.sha256
-    metrics["n_out_of_domain"] = sum(not in_domain for _, _, in_domain in rows)
+    metrics["n_out_of_domain"] = sum(not row.in_domain for row in rows)
     metrics["errors"] = {str(Path(k).relative_to(data)): v for k, v in errors.items()}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     evaluation_plots(y, p, metrics, out, f"{data.name} ({len(y)} images)")
     return metrics
 
 
-def _write_predictions(path: Path, data: Path, rows: list[tuple[str, float, bool]], p: np.ndarray, threshold: float) -> None:
+def _write_predictions(path: Path, data: Path, rows: list[ScoredFile], p: np.ndarray, threshold: float) -> None:
     text = io.StringIO(newline="")
     writer = csv.writer(text)
     writer.writerow(["path", "label", "logit", "probability", "prediction", "in_domain"])
-    for (file, logit, in_domain), probability in zip(rows, p):
-        relative = Path(file).relative_to(data)
-        writer.writerow([relative.as_posix(), relative.parts[0], f"{logit:.9g}", f"{probability:.9g}",
-                         CLASSES[int(probability >= threshold)], str(in_domain).lower()])
+    for row, probability in zip(rows, p):
+        relative = Path(row.path).relative_to(data)
+        writer.writerow([relative.as_posix(), relative.parts[0], f"{row.logit:.9g}", f"{probability:.9g}",
+                         CLASSES[int(probability >= threshold)], str(row.in_domain).lower()])
     atomic_write_bytes(path, text.getvalue().encode("utf-8"))
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from app.core.image_io import ImageLoadError, load_model_image
+from app.core.metrics import roc_auc
 from app.core.outputs import atomic_write_bytes
 from app.core.preprocessing import PreprocessConfig, preprocess
 from app.core.progress import tracked
@@ -61,7 +61,7 @@ def condition_metrics(y: np.ndarray, logits: np.ndarray, temperature: float, thr
         "accuracy": metrics["accuracy"],
         "sensitivity": metrics["sensitivity"],
         "specificity": metrics["specificity"],
-        "auc": float(roc_auc_score(y, logits)),
+        "auc": roc_auc(y, logits),
         "ece": metrics["ece"],
         "mean_p_normal": float(p[y == 0].mean()),
     }

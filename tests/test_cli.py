@@ -30,8 +30,9 @@ from tests.test_image_io import encode, xray_like
 def cli_model(test_model_path: Path, test_screener, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: ANN001
     real = cli._open_screener
 
-    def open_screener(model: Path | None, backend: str | None):  # noqa: ANN202
-        return test_screener if model is not None and Path(model) == test_model_path else real(model, backend)
+    def open_screener(model: Path | None, backend: str | None, site: Path | None = None):  # noqa: ANN202
+        shortcut = model is not None and Path(model) == test_model_path and site is None
+        return test_screener if shortcut else real(model, backend, site)
 
     monkeypatch.setattr(cli, "_open_screener", open_screener)
     return str(test_model_path)

@@ -80,10 +80,12 @@ class ModelSpec:
     backend: str | None
     version: str
     sha256: str
+    site: str | None = None  # a site calibration file every worker applies (verified against the model there)
 
     @classmethod
-    def of(cls, card: ModelCard, model: Path | None, backend: str | None) -> ModelSpec:
-        return cls(str(Path(model).resolve()) if model else None, backend, card.version, card.sha256)
+    def of(cls, card: ModelCard, model: Path | None, backend: str | None, site: Path | None = None) -> ModelSpec:
+        return cls(str(Path(model).resolve()) if model else None, backend, card.version, card.sha256,
+                   str(Path(site).resolve()) if site else None)
 
 
 class ModelPlugin(WorkerPlugin):
@@ -100,7 +102,7 @@ class ModelPlugin(WorkerPlugin):
         started = time.perf_counter()
         spec = self.spec
         try:
-            screener = Screener(Path(spec.path) if spec.path else None, spec.backend)
+            screener = Screener(Path(spec.path) if spec.path else None, spec.backend, Path(spec.site) if spec.site else None)
         except PneumoScanError as exc:
             raise ModelError(f"the Dask worker {worker.address} cannot load the model: {exc}") from None
         card = screener.card

@@ -7,8 +7,9 @@ summaries never go through here: they are printed on stdout as before.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from tqdm import tqdm
@@ -29,6 +30,16 @@ def tracked(items: Iterable[T], total: int | None, unit: str, desc: str = "") ->
         for item in items:
             yield item
             bar.update(1)
+    finally:
+        bar.close()
+
+
+@contextlib.contextmanager
+def counting(total: int, unit: str, desc: str = "") -> Iterator[Callable[[int, int], None]]:
+    """A `progress(done, total)` callback for an engine loop that reports counts, drawing one bar."""
+    bar = progress_bar(total, unit, desc)
+    try:
+        yield lambda done, _total: bar.update(done - bar.n)
     finally:
         bar.close()
 

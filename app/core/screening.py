@@ -20,7 +20,7 @@ from app.core.preprocessing import PreprocessConfig, preprocess
 from app.core.quality import quality_warnings
 from app.core.resources import default_model_path
 from app.core.scope import ANSWERED, IN_SCOPE, ScopeCheck
-from app.core.site import SiteCalibration, sigmoid
+from app.core.site import SiteCalibration, calibrated
 
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 PROBABILITY_DIGITS = 6  # decimals of the probability and threshold that the CSV and the CLI report
@@ -154,12 +154,15 @@ class Screener:
         """The threshold in force: the site calibration's, else the model card's (rounded as reported)."""
         return round(self.site.threshold if self.site else self.card.threshold, PROBABILITY_DIGITS)
 
+    def probabilities(self, logits: np.ndarray | float) -> np.ndarray:
+        """Full-precision P(pneumonia) of logits, by the site calibration if there is one, else the model card
+        (what `evaluate` computes its AUC and ECE from, where six decimals would tie saturated scores)."""
+        return self.site.probabilities(logits) if self.site else calibrated(logits, self.card.temperature)
+
     def _probability(self, logit: float) -> float:
         # Probability and threshold rounded to the digits every report shows, so the written numbers
         # always agree with the label.
-        if self.site is not None:
-            return round(self.site.probability(logit), PROBABILITY_DIGITS)
-        return round(float(sigmoid(np.float64(logit) / self.card.temperature)), PROBABILITY_DIGITS)
+        return round(float(self.probabilities(logit)), PROBABILITY_DIGITS)
 
     def _is_positive(self, logit: float) -> bool:
         return self._probability(logit) >= self.threshold

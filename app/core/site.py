@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from app.core.errors import ModelError
+from app.core.errors import ModelError, OutputError
+from app.core.outputs import check_writable, refuse_inputs
 
 SITE_KIND = "pneumoscan-site-calibration"
 SITE_SCHEMA = 1
@@ -32,6 +33,11 @@ def _checksum(content: dict[str, Any]) -> str:
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, np.float64), -60.0, 60.0)))
+
+
+def calibrated(logits: np.ndarray | float, temperature: float, offset: float = 0.0) -> np.ndarray:
+    """P(pneumonia) at full precision: sigmoid((logit + offset) / temperature), the model card's (offset 0) or a site's."""
+    return sigmoid((np.asarray(logits, np.float64) + offset) / temperature)
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,8 @@ class SiteCalibration:
     figures: dict[str, Any] = field(default_factory=dict)  # before/after metrics on the sample
     sha256: str = ""  # of the file it was read from (recorded in every CSV row)
 
-    def probability(self, logit: float) -> float:
-        return float(sigmoid((logit + self.offset) / self.temperature))
+    def probabilities(self, logits: np.ndarray | float) -> np.ndarray:
+        return calibrated(logits, self.temperature, self.offset)
 
     def describe(self) -> str:
         """"calibrated for NAME on N images (DATE)", as the panel, About and the CLI say it."""
@@ -132,3 +138,22 @@ def threshold_for_sensitivity(y: np.ndarray, p: np.ndarray, min_sensitivity: flo
     positives = np.sort(np.asarray(p, np.float64)[np.asarray(y) == 1])[::-1]
     needed = max(1, math.ceil(min_sensitivity * len(positives) - 1e-9))
     return math.floor(float(positives[needed - 1]) * 1e6) / 1e6
+
+
+def is_site_file(path: Path) -> bool:
+    """Whether `path` holds a site calibration (the only kind of file `calibrate --overwrite` replaces)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8-sig")).get("kind") == SITE_KIND
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_site_output(out: Path, inputs: list[Path], overwrite: bool) -> None:
+    """Refuse, before any work, a site file that would replace an input or a file `calibrate` did not write."""
+    out = Path(out)
+    refuse_inputs(out, inputs)
+    check_writable(out)
+    if out.exists() and not overwrite:
+        raise OutputError(f"--out {out} already exists; add --overwrite to replace it.")
+    if out.exists() and not is_site_file(out):
+        raise OutputError(f"--out {out} is not a site calibration file; it is not replaced. Choose another --out.")
