@@ -156,7 +156,6 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--out", type=Path, required=True, help="results CSV to append to (created, or continued: "
                        "a file already in it is not scored again)")
     watch.add_argument("--recursive", action="store_true", help="include sub-folders")
-    watch.add_argument("--site", type=Path, default=None, help="a site calibration (pneumoscan-cli calibrate) for this model")
     watch.add_argument("--excel", action="store_true", help="write UTF-8 with a byte-order mark, so Excel shows accents")
     _add_common(watch)
     merge = command("merge", "merge the part CSVs of a sharded scan into one CSV, sorted like a single scan")
