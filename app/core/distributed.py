@@ -223,4 +223,5 @@ def scan_on_dask(target: DaskTarget, card: ModelCard, spec: ModelSpec, request: 
         if on_ready:
             on_ready(load_seconds)
         yield from run_scan(card, request.folder, request.csv_path, dask_scorer(client, request.clahe, request.batch_size),
-                            request.recursive, request.resume, excel=request.excel, shard=request.shard)
+                            request.recursive, request.resume, excel=request.excel, shard=request.shard,
+                            clahe=request.clahe)

@@ -2,7 +2,7 @@
 
 A file belongs to shard `sha256(relative path) mod N`, not to a position in the sorted list, so adding
 files to the folder never moves a file already scanned to another shard. A part's CSV has the scan's
-columns plus `shard`, `folder` and `recursive` in every row, as every row already names its model:
+columns (`folder` and `recursive` among them) plus `shard` in every row, as every row already names its model:
 `merge` can then refuse parts of two folders or two shard counts as it refuses two models, and
 `--resume` refuses a part of another shard.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app.core.errors import PneumoScanError
 
-PART_COLUMNS = ("shard", "folder", "recursive")
+PART_COLUMNS = ("shard",)  # after the scan's columns, which already name the folder and recursion
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
