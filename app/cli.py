@@ -448,8 +448,19 @@ def _log_unexpected(exc: BaseException) -> Path | None:
     return path
 
 
+def _lossless_streams() -> None:
+    """A file name that is not valid UTF-8 (bytes from another system) is printed as its own bytes, as `ls` does
+    to a pipe (escaped with backslashes when the terminal is not UTF-8), instead of raising UnicodeEncodeError
+    in the middle of a scan."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):  # a test's capture object
+            utf8 = stream.encoding.lower().replace("-", "") == "utf8"
+            stream.reconfigure(errors="surrogateescape" if utf8 else "backslashreplace")  # never an exception
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_frameworks()
+    _lossless_streams()
     args = build_parser().parse_args(argv)
     try:
         commands = {"predict": _predict, "heatmap": _heatmap, "scan": _scan, "watch": _watch, "merge": _merge}

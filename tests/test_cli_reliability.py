@@ -341,3 +341,71 @@ def test_a_stray_quote_is_a_damaged_csv_at_its_line(small_onnx_model: Path, samp
     code, _, err = run(scan(sample_folder, out, small_onnx_model, "--resume"), capsys)
     assert code == 2 and "is a damaged CSV at line 3" in one_line(err)
     assert out.read_bytes() == damaged
+
+
+# ---- item 6: entries the listing cannot look into
+
+
+def test_a_link_into_a_folder_that_cannot_be_entered_gets_an_error_row(small_onnx_model: Path, sample_folder: Path,
+                                                                        tmp_path: Path, capsys,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import csv
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (sample_folder / "link").symlink_to(locked)
+    real_is_dir = Path.is_dir
+
+    def is_dir(self: Path) -> bool:  # as Python 3.11 answers for a link into a folder without x permission
+        if self.name == "link":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_is_dir(self)
+
+    monkeypatch.setattr(Path, "is_dir", is_dir)
+    out = tmp_path / "r.csv"
+    code, _, err = run(scan(sample_folder, out, small_onnx_model, "--recursive"), capsys)
+    assert code == 1 and "unexpected" not in err.lower()
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = {row["path"]: row for row in csv.DictReader(handle)}
+    assert rows["link"]["status"] == "error" and "Permission denied" in rows["link"]["error"]
+
+
+def test_proc_as_the_folder_is_a_plain_refusal(small_onnx_model: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    if not Path("/proc/self").is_dir():
+        pytest.skip("no /proc here")
+    code, _, err = run(scan(Path("/proc"), tmp_path / "r.csv", small_onnx_model), capsys)
+    assert code == 2 and "No images in /proc" in one_line(err)
+
+
+def test_a_permission_error_row_is_plain(tmp_path: Path) -> None:
+    from app.core.errors import describe_error
+
+    text = describe_error(PermissionError(13, "Permission denied", str(tmp_path / "a.png")))
+    assert text.startswith("Cannot read this file: permission denied") and "Unexpected" not in text
+
+
+# ---- item 10: names that are not UTF-8
+
+
+def test_non_utf8_names_are_printed_and_written_losslessly(small_onnx_model: Path, sample_folder: Path,
+                                                           tmp_path: Path) -> None:
+    name = b"caf\xe9.jpeg"  # Latin-1 bytes from another system's archive
+    try:
+        target = os.path.join(os.fsencode(sample_folder), name)
+        with open(target, "wb") as handle:
+            handle.write(sorted(sample_folder.glob("*.jpeg"))[0].read_bytes())
+    except OSError:
+        pytest.skip("this file system refuses names that are not UTF-8")
+    (sample_folder / "broken.jpg").unlink()
+    env = {**ENV, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
+    predict = subprocess.run([sys.executable, "-m", "app.cli", "predict", os.fsdecode(target), "--model",
+                              str(small_onnx_model)], capture_output=True, env=env, timeout=120)
+    assert predict.returncode == 0 and name in predict.stdout and predict.stderr == b"", predict.stderr
+    out = tmp_path / "r.csv"
+    done = subprocess.run([sys.executable, "-m", "app.cli", "scan", str(sample_folder), "--out", str(out), "--model",
+                           str(small_onnx_model)], capture_output=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert b"\n" + name + b",ok," in out.read_bytes() or b"\n" + name + b",warning," in out.read_bytes()
+    again = subprocess.run([sys.executable, "-m", "app.cli", "scan", str(sample_folder), "--out", str(out), "--resume",
+                            "--model", str(small_onnx_model)], capture_output=True, env=env, timeout=120)
+    assert again.returncode == 0 and again.stdout.startswith(b"0 new: "), again.stderr  # recognised on resume
