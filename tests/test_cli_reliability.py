@@ -409,3 +409,98 @@ def test_non_utf8_names_are_printed_and_written_losslessly(small_onnx_model: Pat
     again = subprocess.run([sys.executable, "-m", "app.cli", "scan", str(sample_folder), "--out", str(out), "--resume",
                             "--model", str(small_onnx_model)], capture_output=True, env=env, timeout=120)
     assert again.returncode == 0 and again.stdout.startswith(b"0 new: "), again.stderr  # recognised on resume
+
+
+# ---- items 11-13: hostile files
+
+
+def test_a_sparse_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    from app.core.errors import ImageTooLargeError
+    from app.core.image_io import load_image
+
+    huge = tmp_path / "huge.png"
+    with open(huge, "wb") as handle:
+        handle.truncate(2 * 1024**3)  # sparse: no disk space, but 2 GiB to read
+    with pytest.raises(ImageTooLargeError, match="2.0 GiB, above the limit of 1 GiB; it was not read"):
+        load_image(huge)
+
+
+def test_a_deflated_dicom_is_measured_before_it_is_inflated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import DeflatedExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    from app.core import image_io
+    from app.core.errors import ImageTooLargeError
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
+    meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Rows = ds.Columns = 2000
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.SamplesPerPixel, ds.PixelRepresentation = 16, 16, 15, 1, 0
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.PixelData = np.zeros((2000, 2000), np.uint16).tobytes()  # 8 MB, deflated to a few kB
+    path = tmp_path / "bomb.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    assert path.stat().st_size < 100_000
+    monkeypatch.setattr(image_io, "MAX_DECODED_BYTES", 1 << 20)  # the budget, scaled down with the file
+    with pytest.raises(ImageTooLargeError, match="inflates to more than 1 MiB"):
+        image_io.load_image(path)
+
+
+def test_a_jpeg_with_thousands_of_scans_is_refused_before_decoding(tmp_path: Path) -> None:
+    from app.core.errors import CorruptImageError
+    from app.core.image_io import load_image
+
+    sample = sorted((REPO / "assets" / "samples").glob("*.jpeg"))[0].read_bytes()
+    scan = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00\x00"  # a start-of-scan segment, over and over
+    hostile = tmp_path / "scans.jpeg"
+    hostile.write_bytes(sample[:-2] + scan * 2000 + b"\xff\xd9")
+    started = time.monotonic()
+    with pytest.raises(CorruptImageError, match="scans"):
+        load_image(hostile)
+    assert time.monotonic() - started < 5
+
+
+# ---- items 14-15: cluster options
+
+
+@pytest.mark.parametrize("spec", ["0/10001", "0/1000000000000000000", "0/" + "9" * 5000])
+def test_shard_counts_are_bounded_with_a_plain_message(small_onnx_model: Path, sample_folder: Path, tmp_path: Path,
+                                                       spec: str, capsys) -> None:  # noqa: ANN001
+    code, _, err = run(scan(sample_folder, tmp_path / "r.csv", small_onnx_model, "--shard", spec), capsys)
+    assert code == 2 and "at most 10000" in one_line(err) and len(err) < 300
+
+
+def test_a_local_cluster_of_5000_digits_is_a_plain_refusal(small_onnx_model: Path, sample_folder: Path, tmp_path: Path,
+                                                            capsys) -> None:  # noqa: ANN001
+    code, _, err = run(scan(sample_folder, tmp_path / "r.csv", small_onnx_model, "--dask", "local:" + "9" * 5000), capsys)
+    assert code == 2 and "--dask" in one_line(err)
+
+
+def test_an_address_that_is_not_a_dask_scheduler_fails_within_10_s(small_onnx_model: Path, sample_folder: Path,
+                                                                   tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    import socket
+    import threading
+
+    pytest.importorskip("distributed")
+    from app.core.distributed import probe_scheduler
+    from app.core.errors import PneumoScanError
+
+    silent = socket.create_server(("127.0.0.1", 0))  # listens, never says a word (as an HTTP server waits)
+    address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+    started = time.monotonic()
+    code, _, err = run(scan(sample_folder, tmp_path / "r.csv", small_onnx_model, "--dask", address), capsys)
+    assert code == 2 and f"{address} did not answer as a Dask scheduler within 10 s" in one_line(err)
+    assert time.monotonic() - started < 15
+    silent.close()
+
+    garbage = socket.create_server(("127.0.0.1", 0))
+    threading.Thread(target=lambda: garbage.accept()[0].sendall(b"\xff" * 64), daemon=True).start()
+    with pytest.raises(PneumoScanError, match="answered, but not as a Dask scheduler"):
+        probe_scheduler(f"tcp://127.0.0.1:{garbage.getsockname()[1]}", timeout_s=5)
+    garbage.close()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from app.core.errors import OutputError, PneumoScanError
 from app.core.outputs import check_writable, csv_escape, csv_unescape, temp_beside
-from app.core.scan_row import CSV_COLUMNS, ROW_COLUMNS, SCOPE_COLUMNS, SHA_DIGITS, ScanRow, file_fingerprint
+from app.core.scan_row import CSV_COLUMNS, SHA_DIGITS, ScanRow, file_fingerprint
 from app.core.shards import PART_COLUMNS, PartOrigin
 
 # File names that are not valid UTF-8 (possible on Linux) are written back byte for byte, so the scan
