@@ -504,3 +504,44 @@ def test_an_address_that_is_not_a_dask_scheduler_fails_within_10_s(small_onnx_mo
     with pytest.raises(PneumoScanError, match="answered, but not as a Dask scheduler"):
         probe_scheduler(f"tcp://127.0.0.1:{garbage.getsockname()[1]}", timeout_s=5)
     garbage.close()
+
+
+def test_a_large_file_whose_header_refuses_it_is_not_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+    import struct
+    import zlib
+
+    from app.core.errors import ImageTooLargeError
+    from app.core.image_io import load_image
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 16, 2, 0, 0, 0))  # 60 GB decoded
+    path = tmp_path / "bomb.png"
+    with open(path, "wb") as handle:
+        handle.write(b"\x89PNG\r\n\x1a\n" + ihdr + chunk(b"IDAT", zlib.compress(b"\0" * 64)))
+        handle.truncate(800 * 1024**2)  # sparse: 800 MB that are never read
+    reads: list[int] = []
+    real_open = builtins.open
+
+    class Counting:
+        def __init__(self, handle) -> None:  # noqa: ANN001
+            self.handle = handle
+
+        def read(self, size: int = -1) -> bytes:
+            data = self.handle.read(size)
+            reads.append(len(data))
+            return data
+
+        def __enter__(self):  # noqa: ANN204
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+    monkeypatch.setattr(builtins, "open", lambda file, mode="r", *a, **k: Counting(real_open(file, mode, *a, **k))
+                        if str(file) == str(path) else real_open(file, mode, *a, **k))
+    with pytest.raises(ImageTooLargeError, match="100000 x 100000"):
+        load_image(path)
+    assert sum(reads) <= 1 << 20

@@ -39,6 +39,7 @@ MIN_SIDE = 64
 # Width x height x channels x bytes per sample of the decoded buffer: 512 MiB holds a 16-bit 16k x 16k
 # detector image; a 100-megapixel 16-bit RGB PNG (600 MB decoded) is refused before decoding.
 MAX_DECODED_BYTES = 512 * 1024 * 1024
+HEAD_BYTES = 1 << 20  # read first from a large file, for its header
 MAX_FILE_BYTES = 1024**3  # a file above 1 GiB is refused before it is read (no chest film comes near it)
 MAX_JPEG_SCANS = 100  # a progressive JPEG has ~10 scans; thousands make libjpeg work for minutes (a hostile file)
 DEFLATED_DICOM = "1.2.840.10008.1.2.1.99"  # the transfer syntax whose whole dataset (pixels too) is deflated
@@ -141,7 +142,11 @@ def _read_bytes(path: Path) -> bytes:
         if size > MAX_FILE_BYTES:
             raise ImageTooLargeError(f"The file is {size / 2**30:,.1f} GiB, above the limit of "
                                      f"{MAX_FILE_BYTES // 2**30} GiB; it was not read.")
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+            if len(head) == HEAD_BYTES:  # a large file: a header that refuses it is read alone
+                _refuse_declared_size(head)
+            data = head + handle.read()
     except PermissionError as exc:
         raise FileUnreadableError(f"Permission denied: cannot read {path}") from exc
     except OSError as exc:
@@ -149,6 +154,19 @@ def _read_bytes(path: Path) -> bytes:
     if not data:
         raise EmptyFileError("The file is empty (0 bytes).")
     return data
+
+
+def _refuse_declared_size(head: bytes) -> None:
+    """`ImageTooLargeError` when a raster header in `head` already declares more than the decode budget;
+    anything else (a header that needs more bytes, a damaged one) is left to the full read."""
+    if not _format_from_signature(head):
+        return
+    try:
+        header = _read_header(head)
+    except ImageLoadError:
+        return
+    if header.width * header.height * header.channels * header.bytes_per_sample > MAX_DECODED_BYTES:
+        _check_size(header.width, header.height, header.channels, header.bytes_per_sample)
 
 
 def has_dicom_preamble(head: bytes) -> bool:
