@@ -545,3 +545,18 @@ def test_a_large_file_whose_header_refuses_it_is_not_read_whole(tmp_path: Path, 
     with pytest.raises(ImageTooLargeError, match="100000 x 100000"):
         load_image(path)
     assert sum(reads) <= 1 << 20
+
+
+def test_another_users_csv_in_a_sticky_folder_is_refused_before_work(small_onnx_model: Path, sample_folder: Path,
+                                                                      tmp_path: Path, capsys,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # as /tmp: anyone may create, only the owner may replace
+    out = shared / "r.csv"
+    run(scan(sample_folder, out, small_onnx_model), capsys)
+    before = out.read_bytes()
+    monkeypatch.setattr(os, "geteuid", lambda: 4321)  # another user than the file's and the folder's owner
+    code, _, err = run(scan(sample_folder, out, small_onnx_model, "--overwrite"), capsys)
+    assert code == 2 and "belongs to another user in a shared folder" in one_line(err)
+    assert out.read_bytes() == before
