@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
+import io
 import os
 import sys
 import tempfile
@@ -35,6 +37,18 @@ EXIT_CODES = """exit codes:
 
 class UsageError(PneumoScanError):
     """A path or option the user must change; reported before the model loads (exit 2)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a `kill`, a job scheduler's time limit): stopped as Ctrl-C stops, with exit code 143."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _stop_code(exc: KeyboardInterrupt) -> int:
+    return 143 if isinstance(exc, Terminated) else 130  # 128 + the signal's number
 
 
 def _unit_interval(text: str) -> float:
@@ -303,6 +317,7 @@ def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.Sca
     from app.core.resources import default_model_path
     from app.core.scan import ScanRequest
     from app.core.scan_listing import list_images
+    from app.core.scan_row import decision_of
     from app.core.shards import Shard
     from app.core.site import SiteCalibration
 
@@ -314,7 +329,7 @@ def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.Sca
     card = read_card(Path(args.model) if args.model else default_model_path())  # the sha256 check, not the model
     if args.site:
         SiteCalibration.load(args.site, card.sha256)  # a damaged or foreign site file: refused before any work
-    if not request.check(card.version, card.sha256):
+    if not request.check(card.version, card.sha256, decision_of(card, request.clahe)):
         hint = ""
         if not args.recursive and (nested := list_images(args.folder, recursive=True)):
             hint = f" Its sub-folders hold {len(nested)}: add --recursive."
@@ -340,9 +355,18 @@ def _dask_scan(args: argparse.Namespace, request):  # noqa: ANN001, ANN202 - Sca
     return scan_on_dask(target, card, ModelSpec.of(card, args.model, args.backend, args.site), request, on_ready=ready)
 
 
+def _summary(rows: list | tuple) -> str:  # noqa: ANN001 - ScanRow
+    """"N flagged PNEUMONIA, N with warnings, N errors" of some rows."""
+    return (f"{sum(row.flagged for row in rows)} flagged PNEUMONIA, {sum(row.status == 'warning' for row in rows)} "
+            f"with warnings, {sum(row.status == 'error' for row in rows)} errors")
+
+
 def _scan(args: argparse.Namespace) -> int:
+    import signal
+
     from app.core.progress import progress_bar
 
+    signal.signal(signal.SIGTERM, _raise_terminated)
     request = _scan_request(args)
     out = request.csv_path
     if args.dask is not None:
@@ -352,27 +376,35 @@ def _scan(args: argparse.Namespace) -> int:
     counts = {"ok": 0, "warning": 0, "error": 0}
     flagged = done = 0
     bar = None
+    resumed: tuple = ()
     try:
         for update in updates:
             for row in update.rows:
                 counts[row.status] += 1
                 flagged += row.flagged
+            if update.note:
+                print(f"note: {update.note}.", file=sys.stderr, flush=True)
+            resumed = resumed or update.resumed
             if bar is None:  # the total is known from the first update on
                 bar = progress_bar(update.total, "img", "scan")
                 if update.skipped:
                     bar.set_postfix_str(f"{update.skipped} already in the CSV", refresh=False)
             bar.update(update.done - done)
             done = update.done
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if bar is not None:
             bar.close()
         print(f"Stopped after {done} images; {out} holds every finished row. "
               "Run again with --resume to continue.", file=sys.stderr)
-        return 130
+        return _stop_code(exc)
     if bar is not None:
         bar.close()
-    print(f"{done} scanned: {flagged} flagged PNEUMONIA, {counts['warning']} with warnings, "
-          f"{counts['error']} errors -> {out}" + (f" (site calibration {args.site})" if args.site else ""))
+    this_run = (f"{flagged} flagged PNEUMONIA, {counts['warning']} with warnings, {counts['error']} errors")
+    site = f" (site calibration {args.site})" if args.site else ""
+    if resumed:
+        print(f"{done} new: {this_run}; {len(resumed)} already in the CSV: {_summary(resumed)} -> {out}{site}")
+    else:
+        print(f"{done} scanned: {this_run} -> {out}{site}")
     return 1 if counts["error"] else 0
 
 
@@ -505,24 +537,63 @@ def _log_unexpected(exc: BaseException) -> Path | None:
     return path
 
 
+def _lossless_streams() -> None:
+    """A file name that is not valid UTF-8 (bytes from another system) is printed as its own bytes, as `ls` does
+    to a pipe (escaped with backslashes when the terminal is not UTF-8), instead of raising UnicodeEncodeError
+    in the middle of a scan."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):  # not a test's capture object
+            utf8 = stream.encoding.lower().replace("-", "") == "utf8"
+            stream.reconfigure(errors="surrogateescape" if utf8 else "backslashreplace")  # never an exception
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_frameworks()
+    _lossless_streams()
     args = build_parser().parse_args(argv)
     try:
         commands = {"predict": _predict, "heatmap": _heatmap, "scan": _scan, "watch": _watch, "merge": _merge,
                     "evaluate": _evaluate, "calibrate": _calibrate}
-        return commands[args.command](args)
+        code = commands[args.command](args)
+        sys.stdout.flush()  # a full or closed stdout shows here, not at exit
+        return code
     except PneumoScanError as exc:
         print(f"pneumoscan-cli: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("pneumoscan-cli: stopped.", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - anything not anticipated: one line, the traceback in a file
-        log = _log_unexpected(exc)
-        print(f"pneumoscan-cli: unexpected error ({type(exc).__name__}: {exc})"
-              + (f"; details in {log}" if log else ""), file=sys.stderr)
+        return _stop_code(exc)
+    except OSError as exc:
+        if not _is_stdout_error(exc):
+            return _unexpected(exc)
+        _detach_stdout()
+        if exc.errno == errno.EPIPE:  # `| head -1`: the reader has all it wants; quiet, as Unix tools are
+            return 141
+        print(f"pneumoscan-cli: cannot write the results to stdout: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - anything not anticipated: one line, the traceback in a file
+        return _unexpected(exc)
+
+
+def _unexpected(exc: BaseException) -> int:
+    log = _log_unexpected(exc)
+    print(f"pneumoscan-cli: unexpected error ({type(exc).__name__}: {exc})"
+          + (f"; details in {log}" if log else ""), file=sys.stderr)
+    return 2
+
+
+def _is_stdout_error(exc: OSError) -> bool:
+    """A closed pipe or a full device behind stdout: every file PneumoScan writes reports its own errors as an
+    `OutputError`, so an EPIPE or ENOSPC that reaches `main` is stdout's."""
+    return exc.errno in (errno.EPIPE, errno.ENOSPC)
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's flush at exit does not fail a second time."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 if __name__ == "__main__":

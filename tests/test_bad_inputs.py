@@ -378,8 +378,8 @@ def test_cli_refuses_before_the_model_loads_and_touches_nothing(
 
 def test_resume_onto_another_models_csv_is_refused_unchanged(tree: Path, test_model_path: Path, no_model: None, capsys) -> None:  # noqa: ANN001
     other = tree / "other.csv"
-    other.write_text(",".join(CSV_COLUMNS) + "\na.png,ok,0.900000,PNEUMONIA,0.500000,9.9,0123456789ab,,,,,,\n"
-                     "broken.png,error,,,,,,,,,,,damaged\n", encoding="utf-8")
+    other.write_text(",".join(CSV_COLUMNS) + "\na.png,ok,0.900000,PNEUMONIA,0.500000,9.9,0123456789ab,,,,,,,,,,,/x,false\n"
+                     "broken.png,error,,,,,,,,,,,damaged,,,,,/x,false\n", encoding="utf-8")
     before = snapshot(tree)
     code, out, err = run_cli(["scan", str(tree / "xrays"), "--resume", "--out", str(other), "--model", str(test_model_path)], capsys)
     assert code == 2 and out == "" and err == (
@@ -422,8 +422,8 @@ def test_unreadable_folder_and_unwritable_output_exit_2(tree: Path, test_model_p
     code, _, err = run_cli(["scan", str(tree / "xrays"), "--out", str(tree / "r.csv"), "--model", str(test_model_path)], capsys)
     assert code == 2 and err == f"pneumoscan-cli: Cannot read the folder {tree / 'xrays'}: permission denied.\n"
     monkeypatch.setattr(os, "access", lambda _path, mode: not mode & os.W_OK)
-    code, _, err = run_cli(["scan", str(tree / "xrays"), "--out", str(tree / "ro" / "r.csv"), "--model", str(test_model_path)], capsys)
-    assert code == 2 and err == f"pneumoscan-cli: Cannot write {tree / 'ro' / 'r.csv'}: no permission to write in {tree}.\n"
+    code, _, err = run_cli(["scan", str(tree / "xrays"), "--out", str(tree / "r.csv"), "--model", str(test_model_path)], capsys)
+    assert code == 2 and err == f"pneumoscan-cli: Cannot write {tree / 'r.csv'}: no permission to write in {tree}.\n"
 
 
 def test_each_command_exit_codes_0_and_1(tree: Path, cli_model: str, capsys) -> None:  # noqa: ANN001, F811

@@ -37,11 +37,13 @@ except ImportError:  # the `cluster` extra is not installed: `require_dask` says
 
 PLUGIN = "pneumoscan-model"
 CONNECT_TIMEOUT = "10s"  # a scheduler address with a typo should not keep the user waiting long
+PROBE_TIMEOUT_S = 10.0  # for the first bytes of a Dask scheduler's handshake (`probe_scheduler`)
+MAX_HANDSHAKE_BYTES = 1 << 20  # a scheduler's handshake is a few dozen bytes
 WORKERS_TIMEOUT = 30.0  # seconds to wait for a scheduler without workers to get one
 RETRIES = 2  # a chunk whose task raised is run again; a chunk whose worker died is re-run by the scheduler
 MAX_LOCAL_WORKERS = 256
 QUIET = logging.CRITICAL + 1  # the scheduler logs a client that leaves mid-scan (Ctrl-C) as CRITICAL: it is not
-_LOCAL = re.compile(r"^local:(\d+)$")
+_LOCAL = re.compile(r"^local:(\d{1,12})$")
 
 
 def require_dask() -> None:
@@ -127,6 +129,41 @@ def _load_seconds(dask_worker) -> float:  # noqa: ANN001 - run by `Client.run` o
     return dask_worker.plugins[PLUGIN].load_seconds
 
 
+def probe_scheduler(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Refuse, within `timeout_s`, a tcp:// address that is not a Dask scheduler: a Dask server speaks first
+    (its handshake: an 8-byte little-endian length, then the message), while an HTTP server (the dashboard's
+    8787) or a silent listener says nothing, on which `Client` would wait for ever. Other schemes are left
+    to `Client`."""
+    import socket
+    import struct
+
+    rest = address.removeprefix("tcp://")
+    if "://" in rest:
+        return
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise PneumoScanError(f"--dask {address}: give a scheduler address as tcp://host:port (port 1 to 65535).")
+    deadline = time.monotonic() + timeout_s
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as sock:
+            head = b""
+            while len(head) < 8:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                data = sock.recv(8 - len(head))
+                if not data:
+                    raise ConnectionError("it closed the connection")
+                head += data
+    except TimeoutError:
+        raise PneumoScanError(f"The address {address} did not answer as a Dask scheduler within {timeout_s:.0f} s "
+                              "(is it the dashboard's port, or another service?); check --dask.") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise PneumoScanError(f"Cannot reach the Dask scheduler at {address} ({reason}); start it, or check --dask.") from None
+    (length,) = struct.unpack("<Q", head)
+    if not 0 < length <= MAX_HANDSHAKE_BYTES:
+        raise PneumoScanError(f"The address {address} answered, but not as a Dask scheduler; check --dask.")
+
+
 @contextlib.contextmanager
 def connect(target: DaskTarget) -> Iterator[Client]:
     """A client of the target's scheduler (a LocalCluster started and stopped here for local:N)."""
@@ -141,6 +178,7 @@ def connect(target: DaskTarget) -> Iterator[Client]:
                                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
             client = Client(cluster)
         else:
+            probe_scheduler(target.address)
             client = Client(target.address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         if cluster is not None:
@@ -225,4 +263,5 @@ def scan_on_dask(target: DaskTarget, card: ModelCard, spec: ModelSpec, request: 
         if on_ready:
             on_ready(load_seconds)
         yield from run_scan(card, request.folder, request.csv_path, dask_scorer(client, request.clahe, request.batch_size),
-                            request.recursive, request.resume, excel=request.excel, shard=request.shard)
+                            request.recursive, request.resume, excel=request.excel, shard=request.shard,
+                            clahe=request.clahe)

@@ -61,4 +61,6 @@ def describe_error(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, MemoryError):
         return "Not enough memory to process this image."
+    if isinstance(exc, PermissionError):  # a file (or a link into a folder) this user may not read
+        return f"Cannot read this file: permission denied ({exc.filename or 'no access'})."
     return f"Unexpected error ({type(exc).__name__}): {exc}"

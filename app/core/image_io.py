@@ -39,6 +39,10 @@ MIN_SIDE = 64
 # Width x height x channels x bytes per sample of the decoded buffer: 512 MiB holds a 16-bit 16k x 16k
 # detector image; a 100-megapixel 16-bit RGB PNG (600 MB decoded) is refused before decoding.
 MAX_DECODED_BYTES = 512 * 1024 * 1024
+HEAD_BYTES = 1 << 20  # read first from a large file, for its header
+MAX_FILE_BYTES = 1024**3  # a file above 1 GiB is refused before it is read (no chest film comes near it)
+MAX_JPEG_SCANS = 100  # a progressive JPEG has ~10 scans; thousands make libjpeg work for minutes (a hostile file)
+DEFLATED_DICOM = "1.2.840.10008.1.2.1.99"  # the transfer syntax whose whole dataset (pixels too) is deflated
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".dcm", ".dicom")
 REFUSED_SUFFIXES = (".gif", ".webp")  # refused everywhere: the scan lists them so each gets an error row
 RASTER_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "TIFF")  # Pillow's names; MPO is a phone's multi-picture JPEG
@@ -134,7 +138,15 @@ def _read_bytes(path: Path) -> bytes:
     if not path.is_file():  # a FIFO or device named like an image would block or never end
         raise FileMissingError(f"Not a regular file (a pipe, socket or device): {path}")
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ImageTooLargeError(f"The file is {size / 2**30:,.1f} GiB, above the limit of "
+                                     f"{MAX_FILE_BYTES // 2**30} GiB; it was not read.")
+        with open(path, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+            if len(head) == HEAD_BYTES:  # a large file: a header that refuses it is read alone
+                _refuse_declared_size(head)
+            data = head + handle.read()
     except PermissionError as exc:
         raise FileUnreadableError(f"Permission denied: cannot read {path}") from exc
     except OSError as exc:
@@ -142,6 +154,19 @@ def _read_bytes(path: Path) -> bytes:
     if not data:
         raise EmptyFileError("The file is empty (0 bytes).")
     return data
+
+
+def _refuse_declared_size(head: bytes) -> None:
+    """`ImageTooLargeError` when a raster header in `head` already declares more than the decode budget;
+    anything else (a header that needs more bytes, a damaged one) is left to the full read."""
+    if not _format_from_signature(head):
+        return
+    try:
+        header = _read_header(head)
+    except ImageLoadError:
+        return
+    if header.width * header.height * header.channels * header.bytes_per_sample > MAX_DECODED_BYTES:
+        _check_size(header.width, header.height, header.channels, header.bytes_per_sample)
 
 
 def has_dicom_preamble(head: bytes) -> bool:
@@ -233,6 +258,10 @@ def _load_raster(data: bytes, input_size: tuple[int, int] | None = None, header:
     _check_size(width, height, header.channels, header.bytes_per_sample)
     if fmt in ("JPEG", "MPO") and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):  # EOI must follow the last scan
         raise CorruptImageError("The JPEG file is truncated (no end-of-image marker).")
+    # a start-of-scan marker cannot occur inside entropy-coded data (0xFF is stuffed there), so this counts scans
+    if fmt in ("JPEG", "MPO") and (scans := data.count(b"\xff\xda")) > MAX_JPEG_SCANS:
+        raise CorruptImageError(f"The JPEG file has {scans} scans (a normal progressive JPEG has about 10, at most "
+                                f"{MAX_JPEG_SCANS} are decoded); it was not decoded.")
     scale = _reduction(header, input_size) if input_size else 1
     if scale > 1:
         table = REDUCTIONS if header.mode == "L" else REDUCTIONS_COLOUR  # colour kept for the colour check
@@ -339,6 +368,7 @@ def _load_dicom(data: bytes) -> LoadedImage:
 
     from app.core.dicom_display import display_values, palette_to_rgb
 
+    _check_deflated_size(data)
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=True)
     except Exception as exc:  # pydicom raises many types on damaged files
@@ -396,6 +426,34 @@ def _load_dicom(data: bytes) -> LoadedImage:
     return LoadedImage(np.ascontiguousarray(gray), "DICOM", bits, channels, colour, _text(ds, "Modality"),
                        _text(ds, "BodyPartExamined"), _text(ds, "ViewPosition"), _text(ds, "PatientAge"),
                        tuple(notes))
+
+
+def _check_deflated_size(data: bytes) -> None:
+    """A deflated DICOM is inflated whole by pydicom before its Rows and Columns can be read: count what it
+    inflates to first, in 1 MiB pieces kept nowhere, and refuse it above the decode budget."""
+    if DEFLATED_DICOM.encode() not in data[:4096]:
+        return
+    import zlib
+
+    import pydicom.filereader
+
+    try:
+        handle = io.BytesIO(data)
+        pydicom.filereader.read_preamble(handle, True)
+        pydicom.filereader._read_file_meta_info(handle)  # noqa: SLF001 - where the deflated stream starts
+        pending = data[handle.tell():]
+    except Exception:  # noqa: BLE001 - a damaged file meta: pydicom's own reading reports it
+        return
+    inflate, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
+    try:
+        while pending and not inflate.eof:
+            total += len(inflate.decompress(pending, 1 << 20))
+            pending = inflate.unconsumed_tail
+            if total > MAX_DECODED_BYTES + (1 << 20):  # pixels plus a generous header
+                raise ImageTooLargeError(f"The deflated DICOM inflates to more than {MAX_DECODED_BYTES // 2**20} MiB, "
+                                         "above the decode limit; it was not decoded.")
+    except zlib.error as exc:
+        raise CorruptImageError(f"The deflated DICOM is damaged: {exc}") from exc
 
 
 def _text(ds: Any, keyword: str) -> str:

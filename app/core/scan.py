@@ -23,7 +23,8 @@ from pathlib import Path
 
 from app.core.errors import OutputError, PneumoScanError
 from app.core.local_scorer import DECODE_THREADS, DEFAULT_BATCH_SIZE, score_locally
-from app.core.scan_csv import check_scan_output, is_results_file, read_done
+from app.core.outputs import check_unlocked
+from app.core.scan_csv import ScanBinding, check_scan_output, is_results_file, read_done
 from app.core.scan_listing import check_folder, list_entries
 from app.core.scan_loop import ScanUpdate, run_scan
 from app.core.screening import Screener
@@ -66,12 +67,16 @@ class ScanRequest:
     def origin(self) -> PartOrigin | None:
         return PartOrigin.of(self.shard, self.folder, self.recursive) if self.shard else None
 
-    def check(self, model_version: str | None = None, model_sha256: str = "") -> list[Path]:
+    def check(self, model_version: str | None = None, model_sha256: str = "", decision: str | None = None) -> list[Path]:
         """Refuse a bad request before any work; return the image files in the folder (empty: nothing to scan;
         a shard of a folder with images may itself be empty, and then writes a part without rows).
 
-        With `model_version`, a resumed CSV is validated in full here too (it is again when the scan starts).
+        With `model_version`, a resumed CSV is validated in full here too (it is again when the scan starts),
+        and with `decision` (`scan_row.decision_of`) bound to this folder, recursion and decision.
         """
+        if self.resume and self.overwrite:
+            raise PneumoScanError("--resume and --overwrite contradict each other: --resume keeps the CSV's rows, "
+                                  "--overwrite replaces it. Give one of them.")
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             raise PneumoScanError(f"The batch size must be 1 to {MAX_BATCH_SIZE}, not {self.batch_size}.")
         if not 0 <= self.processes <= MAX_PROCESSES:
@@ -79,6 +84,7 @@ class ScanRequest:
         check_folder(self.folder)
         check_scan_output(self.folder, self.csv_path)
         out = self.csv_path
+        check_unlocked(out)
         if out.exists() and not self.resume:
             if not self.overwrite:
                 raise OutputError(f"{out} already exists: add --resume to continue that scan, or --overwrite to "
@@ -86,7 +92,8 @@ class ScanRequest:
             if not is_results_file(out):
                 raise OutputError(f"{out} is not a PneumoScan results file; it is not replaced. Choose another --out.")
         if self.resume and model_version is not None:
-            read_done(out, model_version, model_sha256, self.origin)
+            binding = ScanBinding.of(self.folder, self.recursive, decision) if decision is not None else None
+            read_done(out, model_version, model_sha256, self.origin, binding)
         return [path for path, problem in list_entries(self.folder, self.recursive) if not problem]
 
     def start(self, screener: Screener) -> Iterator[ScanUpdate]:
@@ -115,4 +122,6 @@ def scan_folder(
     unless `resume` (the CLI asks `ScanRequest.check` first).
     """
     score = score_locally(screener, clahe, batch_size, workers, processes)
-    return run_scan(screener.card, folder, out_csv, score, recursive, resume, clock, excel, shard)
+    calibration = getattr(screener, "site", None)  # a stand-in screener of the tests may have none
+    site = calibration.sha256 if calibration else ""
+    return run_scan(screener.card, folder, out_csv, score, recursive, resume, clock, excel, shard, clahe, site)

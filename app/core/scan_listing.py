@@ -19,10 +19,15 @@ def check_folder(folder: Path) -> None:
 
 
 
-def _looks_like_dicom_without_suffix(path: Path) -> bool:
-    if path.suffix or not path.is_file():
+def _looks_like_dicom_without_suffix(entry: os.DirEntry) -> bool:
+    """A suffix-less regular file of at least a DICOM preamble's size that starts with one (never a pipe or
+    a /proc file, which report size 0 and may block a read)."""
+    path = Path(entry.path)
+    if path.suffix:
         return False
     try:
+        if not entry.is_file() or entry.stat().st_size < 132:
+            return False
         with open(path, "rb") as handle:
             return has_dicom_preamble(handle.read(132))
     except OSError:
@@ -51,15 +56,19 @@ def list_entries(folder: Path, recursive: bool = False) -> list[tuple[Path, str]
         for entry in entries:
             path = Path(entry.path)
             named = is_image_path(path) or is_refused_path(path)
-            if entry.is_dir(follow_symlinks=False):
-                if named:
-                    found.append((path, ""))  # its row says it is a folder
-                if recursive:
-                    visit(path)
-            elif recursive and entry.is_symlink() and path.is_dir():
-                found.append((path, "A symbolic link to a folder: not followed. Scan the folder it points to instead."))
-            elif named or _looks_like_dicom_without_suffix(path):
-                found.append((path, ""))
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if named:
+                        found.append((path, ""))  # its row says it is a folder
+                    if recursive:
+                        visit(path)
+                elif recursive and entry.is_symlink() and path.is_dir():
+                    found.append((path, "A symbolic link to a folder: not followed. Scan the folder it points to instead."))
+                elif named or _looks_like_dicom_without_suffix(entry):
+                    found.append((path, ""))
+            except OSError as exc:  # a link into a folder this user cannot enter (Python 3.11's is_dir raises)
+                if named or entry.is_symlink():
+                    found.append((path, f"Cannot read this entry ({exc.strerror or exc}); it was not scanned."))
 
     visit(folder)
     return sorted(found, key=lambda item: item[0].relative_to(folder).as_posix())

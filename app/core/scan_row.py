@@ -5,18 +5,28 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
 from app.core.errors import describe_error
+from app.core.model_card import ModelCard
 from app.core.outputs import csv_escape, csv_unescape
 from app.core.numbers import probability_text, threshold_text
 from app.core.scope import ANSWERED, NOT_XRAY, SCOPES
 from app.core.screening import NEGATIVE, POSITIVE, PROBABILITY_DIGITS, Prediction
 
-CSV_COLUMNS = ("path", "status", "probability", "prediction", "threshold", "model_version", "model_sha256",
-               "in_domain", "scope", "domain_score", "population_score", "warning", "error")
-TEXT_COLUMNS = ("path", "status", "prediction", "model_version", "model_sha256", "scope", "warning", "error")
+# A row's own cells, then what binds a resume to the scan that wrote it: the site calibration, the decision
+# (threshold, temperature, CLAHE: `decision_of`), the file's fingerprint when it was read, and the folder
+# and recursion of the scan (`SCOPE_COLUMNS`, written by the CSV writer, the same in every row).
+ROW_COLUMNS = ("path", "status", "probability", "prediction", "threshold", "model_version", "model_sha256",
+               "in_domain", "scope", "domain_score", "population_score", "warning", "error",
+               "site_sha256", "decision", "file_size", "file_mtime_ns")
+SCOPE_COLUMNS = ("folder", "recursive")
+CSV_COLUMNS = ROW_COLUMNS + SCOPE_COLUMNS
+TEXT_COLUMNS = ("path", "status", "prediction", "model_version", "model_sha256", "scope", "warning", "error",
+                "site_sha256", "decision")
 SHA_DIGITS = 12  # of the model file's sha256 written in every row: enough to tell two models apart
 WARNING_SEPARATOR = " | "
 
@@ -36,6 +46,10 @@ class ScanRow:
     warning: str = ""
     error: str = ""
     model_sha256: str = ""  # the first SHA_DIGITS hex digits of the model file's sha256
+    site_sha256: str = ""  # the first SHA_DIGITS of the site calibration's sha256 ("" for the model card's)
+    decision: str = ""  # `decision_of` the scan: what, besides the model and site, decides the label
+    file_size: int | None = None  # the file's size and modification time when the scan read it
+    file_mtime_ns: int | None = None
 
     @classmethod
     def from_prediction(cls, path: str, prediction: Prediction, model_sha256: str = "") -> ScanRow:
@@ -47,6 +61,7 @@ class ScanRow:
             scope=prediction.scope if prediction.domain_score is not None else "",
             domain_score=prediction.domain_score, population_score=prediction.population_score,
             warning=WARNING_SEPARATOR.join(prediction.warnings), model_sha256=model_sha256[:SHA_DIGITS],
+            site_sha256=prediction.site_sha256[:SHA_DIGITS],
         )
 
     @classmethod
@@ -99,19 +114,25 @@ class ScanRow:
             "in_domain": "" if self.in_domain is None else str(self.in_domain).lower(),
             "scope": self.scope, "domain_score": fmt(self.domain_score, 3),
             "population_score": fmt(self.population_score, 3), "warning": self.warning, "error": self.error,
+            "site_sha256": self.site_sha256, "decision": self.decision,
+            "file_size": "" if self.file_size is None else str(self.file_size),
+            "file_mtime_ns": "" if self.file_mtime_ns is None else str(self.file_mtime_ns),
         }
         return {key: csv_escape(value) if key in TEXT_COLUMNS else value for key, value in cells.items()}
 
     @classmethod
     def from_csv(cls, row: dict[str, str]) -> ScanRow:
         """The inverse of `to_csv` (numbers as written, to 6 decimals); `ValueError` when a cell is malformed."""
-        text = {key: csv_unescape(row[key]) if key in TEXT_COLUMNS else row[key] for key in CSV_COLUMNS}
+        text = {key: csv_unescape(row[key]) if key in TEXT_COLUMNS else row[key] for key in ROW_COLUMNS}
 
         def number(cell: str) -> float | None:
             value = float(cell) if cell else None
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"not a finite number: {cell}")
             return value
+
+        def whole(cell: str) -> int | None:
+            return int(cell) if cell else None
 
         if text["in_domain"] not in ("true", "false", ""):
             raise ValueError(f"in_domain {text['in_domain']!r}")
@@ -121,7 +142,16 @@ class ScanRow:
             in_domain={"true": True, "false": False}.get(text["in_domain"]), scope=text["scope"],
             domain_score=number(text["domain_score"]), population_score=number(text["population_score"]),
             warning=text["warning"], error=text["error"], model_sha256=text["model_sha256"],
+            site_sha256=text["site_sha256"], decision=text["decision"], file_size=whole(text["file_size"]),
+            file_mtime_ns=whole(text["file_mtime_ns"]),
         )
+
+    @property
+    def fingerprint(self) -> tuple[int, int] | None:
+        """(size, mtime_ns) of the file when it was read; None when not recorded."""
+        if self.file_size is None or self.file_mtime_ns is None:
+            return None
+        return self.file_size, self.file_mtime_ns
 
     def problem(self) -> str:
         """Why this row cannot have been written by a scan ("" when it is well-formed)."""
@@ -142,3 +172,19 @@ class ScanRow:
         if self.scope and (self.scope not in SCOPES or (self.scope in ANSWERED) != self.in_domain):
             return f"scope {self.scope!r} and in_domain disagree"
         return ""
+
+
+def decision_of(card: ModelCard, clahe: bool | None) -> str:
+    """What decides a label besides the model file and a site calibration: the card's threshold and
+    temperature and whether CLAHE runs. Rows of two decisions never share a CSV (`--resume` refuses)."""
+    on = card.preprocessing.clahe if clahe is None else clahe
+    return f"threshold {card.threshold:.6f}; temperature {card.temperature:.6f}; CLAHE {'on' if on else 'off'}"
+
+
+def file_fingerprint(path: Path) -> tuple[int, int] | None:
+    """(size, mtime_ns) of a regular file now; None when it cannot be read (its row is an error row)."""
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return stat.st_size, stat.st_mtime_ns

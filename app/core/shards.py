@@ -2,7 +2,7 @@
 
 A file belongs to shard `sha256(relative path) mod N`, not to a position in the sorted list, so adding
 files to the folder never moves a file already scanned to another shard. A part's CSV has the scan's
-columns plus `shard`, `folder` and `recursive` in every row, as every row already names its model:
+columns (`folder` and `recursive` among them) plus `shard` in every row, as every row already names its model:
 `merge` can then refuse parts of two folders or two shard counts as it refuses two models, and
 `--resume` refuses a part of another shard.
 """
@@ -16,8 +16,9 @@ from pathlib import Path
 
 from app.core.errors import PneumoScanError
 
-PART_COLUMNS = ("shard", "folder", "recursive")
-_SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+MAX_SHARDS = 10_000  # a Slurm array larger than this is a typing mistake (and merge lists every absent part)
+PART_COLUMNS = ("shard",)  # after the scan's columns, which already name the folder and recursion
+_SPEC = re.compile(r"^\s*(\d{1,12})\s*/\s*(\d{1,12})\s*$")  # more digits: refused as out of range below
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,14 @@ class Shard:
     def parse(cls, text: str) -> Shard:
         """"I/N" with 0 <= I < N; anything else is refused with a message naming the valid range."""
         match = _SPEC.match(text)
+        if not match and re.fullmatch(r"\s*\d+\s*/\s*\d+\s*", text):
+            raise PneumoScanError(f"--shard {text[:40]}{'...' if len(text) > 40 else ''}: the number of parts N must "
+                                  f"be at least 1 and at most {MAX_SHARDS}.")
         if not match:
             raise PneumoScanError(f"--shard {text}: write it as I/N, for example 0/4 (the first of 4 parts).")
         index, count = int(match[1]), int(match[2])
-        if count < 1:
-            raise PneumoScanError(f"--shard {text}: the number of parts N must be at least 1.")
+        if not 1 <= count <= MAX_SHARDS:
+            raise PneumoScanError(f"--shard {text}: the number of parts N must be at least 1 and at most {MAX_SHARDS}.")
         if index >= count:
             raise PneumoScanError(f"--shard {text}: I must be 0 to {count - 1} for {count} parts (numbered from 0).")
         return cls(index, count)

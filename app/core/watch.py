@@ -7,7 +7,7 @@ files on network shares and a writer that closes and reopens; a listing every `i
 file, whatever wrote it, and a restart needs no event history. Rows go through the scan's own writer
 (`CsvSink`) and scorer (`score_locally`), so a watched folder's CSV is a scan CSV. A restart keeps the
 CSV's finished rows and never scores their files again (`read_done`, as `scan --resume`: error rows
-are tried again).
+are tried again). The CSV is locked for the whole watch, as a scan's (`outputs.exclusive_output`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from pathlib import Path
 
 from app.core.errors import OutputError
 from app.core.local_scorer import score_locally
-from app.core.scan_csv import CsvSink, check_scan_output, has_bom, is_results_file, read_done
+from app.core.outputs import check_unlocked, exclusive_output, remove_stale_parts
+from app.core.scan_csv import CsvSink, ScanBinding, check_scan_output, has_bom, is_results_file, read_done
 from app.core.scan_listing import check_folder, list_entries
-from app.core.scan_row import ScanRow
+from app.core.scan_row import ScanRow, decision_of, file_fingerprint
 from app.core.screening import Screener
 
 INTERVAL_S = 1.0  # between two listings of the folder
@@ -40,22 +41,38 @@ class WatchRequest:
     clahe: bool | None = None  # None: as the model card says
     excel: bool = False  # UTF-8 with a byte-order mark, for Excel
 
-    def check(self, model_version: str, model_sha256: str) -> list[ScanRow]:
-        """The CSV's finished rows of this model (empty for a new CSV); a foreign or damaged CSV is refused."""
+    def check(self, model_version: str, model_sha256: str, binding: ScanBinding | None = None) -> list[ScanRow]:
+        """The CSV's finished rows of this model (empty for a new CSV); a foreign or damaged CSV is refused,
+        and with a `binding`, one of another folder, recursion, decision or site calibration."""
         check_folder(self.folder)
         check_scan_output(self.folder, self.out)
+        check_unlocked(self.out)
         if self.out.exists() and not is_results_file(self.out):
             raise OutputError(f"{self.out} is not a PneumoScan results file; it is not appended to. Choose another --out.")
-        return read_done(self.out, model_version, model_sha256)
+        return read_done(self.out, model_version, model_sha256, binding=binding)
+
+    def binding(self, screener: Screener) -> ScanBinding:
+        calibration = getattr(screener, "site", None)  # a stand-in screener of the tests may have none
+        site = calibration.sha256 if calibration else ""
+        return ScanBinding.of(self.folder, self.recursive, decision_of(screener.card, self.clahe), site)
 
 
 def watch_folder(screener: Screener, request: WatchRequest, stop: threading.Event, interval_s: float = INTERVAL_S,
                  settle_s: float = SETTLE_S, clock: Callable[[], float] = time.monotonic) -> Iterator[list[ScanRow]]:
     """Yield the rows of each pass that scored something (already written and flushed) until `stop` is set."""
-    kept = request.check(screener.card.version, screener.card.sha256)
+    binding = request.binding(screener)
+    request.check(screener.card.version, screener.card.sha256, binding)
+    with exclusive_output(request.out):
+        remove_stale_parts(request.out)
+        yield from _watch_locked(screener, request, binding, stop, interval_s, settle_s, clock)
+
+
+def _watch_locked(screener: Screener, request: WatchRequest, binding: ScanBinding, stop: threading.Event,
+                  interval_s: float, settle_s: float, clock: Callable[[], float]) -> Iterator[list[ScanRow]]:
+    kept = read_done(request.out, screener.card.version, screener.card.sha256, binding=binding)
     done = {row.path for row in kept}
     score = score_locally(screener, request.clahe)
-    sink = CsvSink(request.out, tuple(kept), request.excel or has_bom(request.out))
+    sink = CsvSink(request.out, tuple(kept), request.excel or has_bom(request.out), binding)
     try:
         sink.write([])  # the CSV (header and kept rows) exists from the start
         pending: dict[str, tuple[int, int, float]] = {}  # relative path -> (size, mtime_ns, unchanged since)
@@ -63,7 +80,8 @@ def watch_folder(screener: Screener, request: WatchRequest, stop: threading.Even
             ready = _complete_files(request, done, pending, settle_s, clock())
             if ready:
                 names = [path.relative_to(request.folder).as_posix() for path, _ in ready]
-                rows = [row for chunk in score(ready, names) for row in chunk]
+                fingerprints = {name: file_fingerprint(path) for (path, _), name in zip(ready, names)}
+                rows = binding.stamp([row for chunk in score(ready, names) for row in chunk], fingerprints)
                 sink.write(rows)
                 done.update(row.path for row in rows)
                 yield rows
