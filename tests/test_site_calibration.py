@@ -129,8 +129,14 @@ def test_predict_and_scan_use_the_site_probability_and_threshold(calibrated: tup
         (folder / p.name).write_bytes(p.read_bytes())
     assert main(["scan", str(folder), "--out", str(tmp_path / "scan.csv"), "--site", str(calibrated[0])]) == 0
     with open(tmp_path / "scan.csv", newline="") as handle:
-        scanned = {row["path"]: (float(row["probability"]), float(row["threshold"])) for row in csv.DictReader(handle)}
+        written = list(csv.DictReader(handle))
+    scanned = {row["path"]: (float(row["probability"]), float(row["threshold"])) for row in written}
     assert scanned == {p.name: (expected[str(p)], site.threshold) for p in images}
+    assert {row["site_sha256"] for row in written} == {site.sha256[:12]}  # every row names its calibration
+    before = (tmp_path / "scan.csv").read_bytes()
+    capsys.readouterr()
+    assert main(["scan", str(folder), "--out", str(tmp_path / "scan.csv"), "--resume"]) == 2  # without the site
+    assert "site calibration" in capsys.readouterr().err and (tmp_path / "scan.csv").read_bytes() == before
 
 
 def _dummy_folder(root: Path, normal: int = 25, pneumonia: int = 25) -> Path:
