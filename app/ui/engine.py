@@ -75,6 +75,8 @@ class _Worker(QObject):
 
     model_loaded = Signal(object)  # ModelCard
     model_failed = Signal(str)
+    site_changed = Signal(str, str)  # path ("" for none), `SiteCalibration.describe()` ("" for none)
+    site_failed = Signal(str, str)  # path, message
     warmed_up = Signal()
     explained = Signal(int, object, object)  # request id, Explanation, its heat layer (QImage)
     explain_failed = Signal(int, str)
@@ -93,9 +95,10 @@ class _Worker(QObject):
         self._model_copy: tuple[LoadedImage, LoadedImage] | None = None  # (image on screen, the model's copy)
         self._step.connect(self._scan_step, Qt.ConnectionType.QueuedConnection)
 
-    @Slot(object)
-    def load(self, source: object) -> None:
-        """`source`: a model path (None for the default) or a ready `Screener` to adopt."""
+    @Slot(object, str)
+    def load(self, source: object, site: str = "") -> None:
+        """`source`: a model path (None for the default) or a ready `Screener` to adopt; `site`: a site
+        calibration to apply once it has loaded ("" for none)."""
         try:
             if isinstance(source, (str, Path)) or source is None:
                 from app.core.screening import Screener  # TensorFlow is imported here, off the GUI thread
@@ -109,7 +112,25 @@ class _Worker(QObject):
             self.model_failed.emit(self.model_error)
             return
         self.model_loaded.emit(self.screener.card)
+        if site:
+            self.set_site(site)
         self._warm_up()
+
+    @Slot(str)
+    def set_site(self, site: str) -> None:
+        """Reopen the model with the site calibration `site` ("" for none); a refused file changes nothing."""
+        if self.screener is None:
+            self.site_failed.emit(site, self.model_error)
+            return
+        try:
+            from app.core.screening import Screener
+
+            screener = Screener(self.screener.model_path, self.screener.backend.name, site=Path(site) if site else None)
+        except Exception as exc:  # noqa: BLE001 - edited, foreign or unreadable: said, and the old state kept
+            self.site_failed.emit(site, describe_error(exc))
+            return
+        self.screener = screener
+        self.site_changed.emit(site, screener.site.describe() if screener.site else "")
 
     def _warm_up(self) -> None:
         """Trace the compiled graphs once on a synthetic image, so the user's first image is fast."""
@@ -206,6 +227,8 @@ class Engine(QObject):
 
     model_loaded = Signal(object)  # ModelCard
     model_failed = Signal(str)
+    site_changed = Signal(str, str)  # path, description ("" for none)
+    site_failed = Signal(str, str)  # path, message
     warmed_up = Signal()
     explained = Signal(int, object, object)  # request id, Explanation, its heat layer (QImage)
     explain_failed = Signal(int, str)
@@ -213,7 +236,8 @@ class Engine(QObject):
     scan_finished = Signal(object)
     scan_failed = Signal(object, str)
 
-    _load = Signal(object)
+    _load = Signal(object, str)
+    _set_site = Signal(str)
     _explain = Signal(int, str, object, str)
     _start_scan = Signal(object)
 
@@ -223,14 +247,20 @@ class Engine(QObject):
         self.error: str | None = None
         self.ready = False
         self.scan_job: ScanJob | None = None
+        self.site = ""  # the path of the site calibration in force ("" for the model card's)
+        self.site_description = ""
         self._request = 0
         self._source: object = None
+        self._site_request = ""
         self._load_pending = False
         self._thread = _EngineThread()
         self._thread.setObjectName("pneumoscan-engine")
         self._worker = _Worker()
         self._worker.moveToThread(self._thread)
         self._load.connect(self._worker.load)
+        self._set_site.connect(self._worker.set_site)
+        self._worker.site_changed.connect(self._on_site_changed)
+        self._worker.site_failed.connect(self.site_failed)
         self._explain.connect(self._worker.explain)
         self._start_scan.connect(self._worker.start_scan)
         self._worker.model_loaded.connect(self._on_loaded)
@@ -247,21 +277,32 @@ class Engine(QObject):
     def worker(self) -> _Worker:
         return self._worker
 
-    def load(self, model: object = None, defer: bool = False) -> None:
-        """Load a model path (None: the default model) or adopt a ready `Screener`.
+    def load(self, model: object = None, defer: bool = False, site: str = "") -> None:
+        """Load a model path (None: the default model) or adopt a ready `Screener`, with the site
+        calibration `site` if one is given.
 
         `defer`: wait for `start_loading()` (the window calls it once it has painted); any request
         made before that starts the loading first, so it is always queued behind the model.
         """
         self.ready, self.card, self.error = False, None, None
-        self._source, self._load_pending = model, True
+        self._source, self._site_request, self._load_pending = model, site, True
         if not defer:
             self.start_loading()
 
     def start_loading(self) -> None:
         if self._load_pending:
             self._load_pending = False
-            self._load.emit(self._source)
+            self._load.emit(self._source, self._site_request)
+
+    def set_site(self, path: str) -> None:
+        """Reopen the model with a site calibration ("" for none), on the engine thread, queued like any request."""
+        self.start_loading()
+        self._set_site.emit(path)
+
+    @Slot(str, str)
+    def _on_site_changed(self, path: str, description: str) -> None:
+        self.site, self.site_description = path, description
+        self.site_changed.emit(path, description)
 
     def explain(self, path: Path, image: LoadedImage, explained_class: str) -> int:
         """Queue prediction + Grad-CAM for `image`, the decode of `path` ("" explains the predicted class);

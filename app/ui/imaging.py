@@ -76,7 +76,8 @@ def heat_layer(explanation: Explained, shape: tuple[int, int]) -> QImage:
 BADGE_STYLES = {
     "PNEUMONIA": ("#b71c1c", "triangle", "!"),
     "NORMAL": ("#1b5e20", "circle", "\u2713"),
-    "OUT_OF_DOMAIN": ("#8a5a00", "diamond", "?"),  # not assessable: amber, never a result colour
+    "NOT_XRAY": ("#5b4a7a", "square", "\u2205"),  # not a chest X-ray: no result, never a result colour
+    "OUTSIDE_POPULATION": ("#8a5a00", "diamond", "?"),  # another population's film: not assessable, amber
     "CAUTION": ("#8a5a00", "diamond", "!"),  # a result with warnings (DICOM header, image quality)
     "ERROR": ("#455a64", "square", "\u00d7"),
 }

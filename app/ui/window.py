@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QImage
-from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from app import __version__
 from app.core.image_io import IMAGE_SUFFIXES, LoadedImage
@@ -32,12 +32,14 @@ from app.ui.panel import PredictionPanel, needs_caution
 from app.ui.recent import RecentFilesMenu
 from app.ui.scan_panel import ScanPanel
 from app.ui.session import Session
+from app.ui.shortcuts import ShortcutsDialog, shortcut_rows
 from app.ui.status_bar import WindowStatusBar
 from app.ui.view_controls import ViewControls
 from app.ui.viewer import ImageViewer
 
 ORGANISATION = APPLICATION = "PneumoScan"
 FILE_FILTER = ("X-ray images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)")
+SITE_KEY = "model/site"  # the site calibration file in force, remembered across sessions
 
 
 def default_settings() -> QSettings:
@@ -88,7 +90,8 @@ class MainWindow(QMainWindow):
         self.panel.set_model_text("Loading model\u2026")
         self.status_bar.model_status.setText("Loading model\u2026")
         self._update_busy()
-        self.engine.load(screener if screener is not None else self.model_path, defer=True)
+        self.engine.load(screener if screener is not None else self.model_path, defer=True,
+                         site=self.settings.value(SITE_KEY, "", type=str))
         self.model_start = ModelStart(self.engine, self.viewer.viewport(), self)  # loads once the window has painted
 
     # --- what is shown ---------------------------------------------------------------------------
@@ -121,6 +124,8 @@ class MainWindow(QMainWindow):
         self.exporter.failed.connect(self._on_export_failed)
         self.engine.model_loaded.connect(self._on_model_loaded)
         self.engine.model_failed.connect(self._on_model_failed)
+        self.engine.site_changed.connect(self._on_site_changed)
+        self.engine.site_failed.connect(self._on_site_failed)
         self.engine.explained.connect(self._on_explained)
         self.engine.explain_failed.connect(self._on_explain_failed)
         self.viewer.zoom_changed.connect(self.status_bar.show_zoom)
@@ -132,6 +137,7 @@ class MainWindow(QMainWindow):
         self.panel.explained_class_changed.connect(self._on_explained_class)
         self.scan_panel.open_requested.connect(self.open_paths)
         self.scan_panel.running_changed.connect(lambda _r: self._update_busy())
+        self.scan_panel.running_changed.connect(self._on_scan_running)
         self.scan_panel.status_message.connect(lambda m: self.statusBar().showMessage(m, 15000))
 
     # --- settings ------------------------------------------------------------------------------
@@ -188,6 +194,7 @@ class MainWindow(QMainWindow):
         """Show the scan panel ready to scan `folder`; the user checks the CSV and presses Start."""
         if not self.scan_panel.running:
             self.scan_panel.set_folder(Path(folder))
+            self.scan_panel.offer_subfolders(Path(folder))
         self.scan_dock.show()
         self.scan_dock.raise_()
         self.scan_panel.start_button.setFocus()
@@ -233,6 +240,7 @@ class MainWindow(QMainWindow):
         self._update_navigation()
         request = self.session.begin_load()
         self.views, self.heat = None, None
+        self.view_controls.new_image()
         self.view_controls.restore_held_heat()
         self.commands.export.setEnabled(False)
         self.setWindowTitle(f"{path.name} \u2014 PneumoScan")
@@ -320,7 +328,6 @@ class MainWindow(QMainWindow):
         self.commands.gradcam.setEnabled(False)
 
     def _on_explained_class(self, name: str) -> None:
-        self.settings.setValue("view/explain", name)
         self.commands.show_explained_class(name)
         if self.image is not None and self.engine.error is None:
             self._request_explanation()
@@ -349,7 +356,61 @@ class MainWindow(QMainWindow):
         self.error_shown.emit(message)
 
     def show_about(self) -> None:
-        AboutDialog(self.engine.card, self.engine.error, str(self.model_path), self).exec()
+        card = self.engine.card
+        runs = str(self.model_path)
+        if card is not None and card.onnx.get("file") and (self.model_path.parent / str(card.onnx["file"])).is_file():
+            runs = str(self.model_path.parent / str(card.onnx["file"]))  # the file ONNX Runtime runs, not the .keras
+        AboutDialog(card, self.engine.error, str(self.model_path), self, self.engine.site_description, runs).exec()
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(shortcut_rows([self]), self).exec()
+
+    # --- site calibration ----------------------------------------------------------------------
+    def choose_site(self) -> None:
+        start = self.engine.site or self.last_folder
+        name, _ = QFileDialog.getOpenFileName(self, "Choose a site calibration", start,
+                                              "Site calibration (*.json);;All files (*)")
+        if name:
+            self.set_site(name)
+
+    def set_site(self, path: str) -> None:
+        """Reopen the model with the site calibration `path` ("" for none) on the engine thread."""
+        self.statusBar().showMessage("Applying the site calibration\u2026" if path else "Clearing the site calibration\u2026")
+        self.engine.set_site(path)
+
+    def clear_site(self) -> None:
+        self.set_site("")
+
+    def _on_site_changed(self, path: str, description: str) -> None:
+        if path:
+            self.settings.setValue(SITE_KEY, path)
+        else:
+            self.settings.remove(SITE_KEY)
+        self.panel.set_site(description)
+        self.commands.clear_site.setEnabled(bool(path))
+        self.statusBar().showMessage(f"Site calibration: {description}." if description
+                                     else "No site calibration: the model card's calibration is in force.", 15000)
+        self.session.explanation = None  # the panel's numbers are the old calibration's
+        self._request_explanation()
+
+    def _on_site_failed(self, path: str, message: str) -> None:
+        if not self.engine.site and self.settings.value(SITE_KEY, "", type=str) == path:
+            self.settings.remove(SITE_KEY)  # the remembered file is refused now: do not try it at every start
+        self.statusBar().showMessage(f"Site calibration refused: {message}", 15000)
+        self.show_site_problem(message)
+
+    def show_site_problem(self, message: str) -> None:
+        """Say why a site file was refused (tests replace this method)."""
+        kept = (f"The site calibration in force is unchanged: {self.engine.site_description}." if self.engine.site
+                else "The model card's calibration stays in force.")
+        QMessageBox.warning(self, "Site calibration refused", f"{message}\n\n{kept}")
+
+    def _on_scan_running(self, running: bool) -> None:
+        """A scan keeps one screener to its end: the calibration cannot change under it."""
+        self.commands.start_scan.setEnabled(not running)
+        self.commands.cancel_scan.setEnabled(running)
+        self.commands.site.setEnabled(not running)
+        self.commands.clear_site.setEnabled(not running and bool(self.engine.site))
 
     # --- export --------------------------------------------------------------------------------
     def choose_export_path(self) -> None:
@@ -363,7 +424,8 @@ class MainWindow(QMainWindow):
 
     def export_view(self, path: Path) -> None:
         """Write the view as shown, at full resolution, on the exporter's thread."""
-        composite = self.viewer.composite()
+        annotations = self.view_controls.annotations(for_export=True)
+        composite = self.viewer.composite(annotations if annotations.lines() else None)
         if composite is None or self.current_path is None:
             return
         heat_shown = self.viewer.heat is not None
