@@ -157,12 +157,12 @@ def summary_counts(rows: list[ScanRow]) -> str:
     errors = sum(r.status == "error" for r in rows)
     scopes = [row_scope(r) for r in rows if r.status != "error"]
     not_xray, outside, near = (scopes.count(s) for s in (NOT_XRAY, OUTSIDE_POPULATION, NEAR_EDGE))
-    assessed = len(scopes) - not_xray - outside
-    text = (f"{assessed} assessed: {sum(map(ROW_FILTERS['Flagged PNEUMONIA'], rows))} flagged PNEUMONIA"
+    text = (f"{len(scopes)} scored, {sum(map(ROW_FILTERS['Flagged PNEUMONIA'], rows))} flagged PNEUMONIA"
             + (f" ({near} near the domain edge, label kept)" if near else "")
             + f", {sum(map(ROW_FILTERS['With warnings'], rows))} with warnings")
     if not_xray or outside:
-        text += f"; not assessable: {outside} outside the model's population, {not_xray} not a chest X-ray"
+        text += (f"; {not_xray + outside} not assessable, never counted as flagged ({outside} outside the "
+                 f"model's population, {not_xray} not a chest X-ray)")
     return text + f"; {errors} error{'s' if errors != 1 else ''} (not scored)"
 
 

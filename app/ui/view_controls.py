@@ -95,7 +95,7 @@ class ViewControls(QObject):
         return " \u00b7 ".join(parts)
 
     def annotations(self, for_export: bool = False) -> Annotations:
-        """What the view's corners say; an export carries the identity only when the user asks for it."""
+        """What the view's corners say; an export carries only the identity, and only when the user asks for it."""
         w = self.window
         shown = w.commands.export_identity.isChecked() if for_export else w.commands.identity.isChecked()
         who = identity(w.image, w.current_path) if shown and w.image is not None and w.current_path else Annotations()
@@ -104,8 +104,8 @@ class ViewControls(QObject):
         if w.viewer.heat is not None and explanation is not None:
             caption = ("Heat map: evidence for NORMAL (green) \u2014 not a finding" if explanation.explained_class == NEGATIVE
                        else "Heat map: evidence for PNEUMONIA")
-        if for_export:
-            return Annotations(who.top_left, who.top_right, who.bottom_left, (), caption)
+        if for_export:  # the pixels as shown; what the heat map explains is in the PNG's Description
+            return who
         return Annotations(who.top_left, who.top_right, who.bottom_left, (self.levels_readout(),), caption)
 
     def set_clahe(self, enabled: bool) -> None:
