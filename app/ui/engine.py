@@ -10,8 +10,10 @@
 * An explain request carries an id; the worker skips requests that are older than the newest one
   (the user moved on), and the window drops any result whose id is not the one it waits for.
 * The model scores the file's own model copy (`load_model_image`, a reduced JPEG decode), as
-  `pneumoscan-cli predict` and `scan` do, so one file has one probability everywhere; the viewer keeps
-  the full-size image, and the heat map is coloured at its size.
+  `pneumoscan-cli predict` and `scan` do, so one file has one probability everywhere. The window asks
+  for it when the file is dropped, so the engine reads that copy while `ImageLoader` decodes the
+  full-size picture for the viewer: on a 2-core laptop the two run side by side. The heat map is
+  coloured for the full picture's geometry (at most `HEAT_MAX_SIDE` px, scaled by the viewer).
 * `ImageLoader` decodes files and builds their view layers (plain and CLAHE) on a one-thread
   QThreadPool (queued, not-yet-started loads are dropped when a newer one arrives), so an image
   appears even while the model is still loading. The worker colours each Grad-CAM map on the engine
@@ -92,7 +94,7 @@ class _Worker(QObject):
         self.latest_request = 0  # set by the GUI thread (an int store is atomic): older requests are stale
         self._scan: tuple[ScanJob, Any] | None = None
         self._last_update: Any = None
-        self._model_copy: tuple[LoadedImage, LoadedImage] | None = None  # (image on screen, the model's copy)
+        self._model_copy: tuple[tuple[str, int], LoadedImage] | None = None  # ((path, source), the model's copy)
         self._step.connect(self._scan_step, Qt.ConnectionType.QueuedConnection)
 
     @Slot(object, str)
@@ -144,27 +146,31 @@ class _Worker(QObject):
                 pass
         self.warmed_up.emit()
 
-    @Slot(int, str, object, str)
-    def explain(self, request: int, path: str, image: LoadedImage, explained_class: str) -> None:
-        """`image`: the viewer's decode of `path`; `explained_class` "" (a queued signal carries no None): the predicted class."""
+    @Slot(int, str, object, str, int)
+    def explain(self, request: int, path: str, image: LoadedImage | None, explained_class: str, source: int) -> None:
+        """`image`: the viewer's decode of `path`, if it is there yet; `source`: which opening of the file
+        (the model copy is kept while it stays the same); `explained_class` "" (a queued signal carries
+        no None): the predicted class."""
         if request < self.latest_request:
             return  # the user has already asked for something newer
         if self.screener is None:
             self.explain_failed.emit(request, self.model_error)
             return
         try:
-            shape = image.pixels.shape[:2]
-            explanation = self.screener.explain(self.model_copy(Path(path), image), None, explained_class or None, shape)
+            copy = self.model_copy(Path(path), image, source)
+            shape = (copy.full_size[1], copy.full_size[0])  # the viewer's picture, whatever scale was decoded
+            explanation = self.screener.explain(copy, None, explained_class or None, shape)
             heat = heat_layer(explanation, shape)
         except Exception as exc:  # noqa: BLE001
             self.explain_failed.emit(request, describe_error(exc))
             return
         self.explained.emit(request, explanation, heat)
 
-    def model_copy(self, path: Path, image: LoadedImage) -> LoadedImage:
-        """What the model scores for the image on screen; kept while it is, so another explained class reads nothing."""
-        if self._model_copy is None or self._model_copy[0] is not image:
-            self._model_copy = (image, load_model_image(path, self.screener.card.input_size, viewer=image))
+    def model_copy(self, path: Path, image: LoadedImage | None, source: int) -> LoadedImage:
+        """What the model scores for the file on screen; kept while it is, so another explained class reads nothing."""
+        key = (str(path), source or id(image))
+        if self._model_copy is None or self._model_copy[0] != key:
+            self._model_copy = (key, load_model_image(path, self.screener.card.input_size, viewer=image))
         return self._model_copy[1]
 
     @Slot(object)
@@ -238,7 +244,7 @@ class Engine(QObject):
 
     _load = Signal(object, str)
     _set_site = Signal(str)
-    _explain = Signal(int, str, object, str)
+    _explain = Signal(int, str, object, str, int)
     _start_scan = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -304,13 +310,13 @@ class Engine(QObject):
         self.site, self.site_description = path, description
         self.site_changed.emit(path, description)
 
-    def explain(self, path: Path, image: LoadedImage, explained_class: str) -> int:
-        """Queue prediction + Grad-CAM for `image`, the decode of `path` ("" explains the predicted class);
-        returns the request id."""
+    def explain(self, path: Path, image: LoadedImage | None, explained_class: str, source: int = 0) -> int:
+        """Queue prediction + Grad-CAM for `path` ("" explains the predicted class); `image`: its viewer
+        decode if there is one yet; `source`: which opening of the file it is. Returns the request id."""
         self.start_loading()
         self._request += 1
         self._worker.latest_request = self._request
-        self._explain.emit(self._request, str(path), image, explained_class)
+        self._explain.emit(self._request, str(path), image, explained_class, source)
         return self._request
 
     @property

@@ -11,7 +11,7 @@ a highlight frame shows when the view has the keyboard focus (the arrow keys the
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
 from app.ui.annotations import Annotations, paint_annotations
@@ -100,12 +100,15 @@ class ImageViewer(QGraphicsView):
         self.viewport().update()
 
     def set_overlay(self, heat: QImage | None, opacity: float) -> None:
-        """Blend `heat` (same size as the image) over it at `opacity`; None hides the overlay."""
+        """Blend `heat` (the image's geometry, at its size or smaller) over it at `opacity`; None hides it."""
         if self._heat is not None and heat is not None and heat.cacheKey() != self._heat.cacheKey():
             self._pixmaps.pop(self._heat.cacheKey(), None)  # a new explanation replaces the old map
         self._heat = heat
         if heat is not None:
             self._heat_item.setPixmap(self._pixmap(heat))
+            if self._image is not None:  # a reduced layer is stretched over the whole image
+                self._heat_item.setTransform(QTransform.fromScale(self._image.width() / heat.width(),
+                                                                  self._image.height() / heat.height()))
             self._heat_item.setOpacity(min(1.0, max(0.0, opacity)))
         self._heat_item.setVisible(heat is not None)
         self.viewport().update()
@@ -124,7 +127,8 @@ class ImageViewer(QGraphicsView):
         painter.drawImage(0, 0, self._image)
         if self._heat is not None:
             painter.setOpacity(self._heat_item.opacity())
-            painter.drawImage(0, 0, self._heat)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(QRectF(result.rect()), self._heat)
         if annotations is not None:
             painter.setOpacity(1.0)
             paint_annotations(painter, result.rect(), annotations, max(12, result.height() // 60))

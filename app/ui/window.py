@@ -18,6 +18,7 @@ from app import __version__
 from app.core.image_io import IMAGE_SUFFIXES, LoadedImage
 from app.core.preprocessing import PreprocessConfig
 from app.core.resources import default_model_path
+from app.core.scope import NOT_XRAY
 from app.core.screening import Explanation
 from app.ui.about import AboutDialog
 from app.ui.actions import WindowCommands
@@ -28,7 +29,7 @@ from app.ui.export import ViewExporter, describe_view, export_name
 from app.ui.imaging import ImageViews, clahe_settings
 from app.ui.model_start import ModelStart
 from app.ui.numbers import probability_text, threshold_text
-from app.ui.panel import PredictionPanel, needs_caution
+from app.ui.panel import PredictionPanel, badge_of, needs_caution
 from app.ui.recent import RecentFilesMenu
 from app.ui.scan_panel import ScanPanel
 from app.ui.session import Session
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.session = Session()
         self.views: ImageViews | None = None  # the image's plain and CLAHE layers
         self.heat: QImage | None = None  # the explanation's coloured heat map layer
+        self._explain_error: str | None = None  # an engine failure that waits for the image's own load result
         self.view_controls = ViewControls(self)
         self._shut_down = False
 
@@ -248,6 +250,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opening {path}\u2026")
         self.settings.setValue("paths/last_folder", str(path.parent))
         self.loader.load(request, path, self._view_config())
+        self._explain_error = None
+        self._request_explanation()  # now: the engine reads its copy while the loader decodes the picture
         self._update_busy()
 
     def _view_config(self) -> PreprocessConfig:
@@ -258,7 +262,6 @@ class MainWindow(QMainWindow):
         if not self.session.finish_load(request, views.image):
             return  # the user has moved on
         self.views = views
-        self._request_explanation()  # first: the engine thread works while this thread paints the image
         self.settings.setValue("paths/last_file", path)
         self.recent_menu.add(Path(path))
         self.panel.show_image_info(Path(path), views.image.width, views.image.height, views.image.source_format,
@@ -268,6 +271,10 @@ class MainWindow(QMainWindow):
         focus = QApplication.focusWidget()
         if focus is None or not self.scan_dock.isAncestorOf(focus):  # keep the keyboard in the scan table
             self.viewer.setFocus()
+        if self._explain_error is not None:  # the picture opened, the model could not score it
+            self._show_explain_failure(self._explain_error)
+        elif self.session.explanation is not None:  # the result came first: it is on screen only now
+            self.prediction_shown.emit(self.prediction)
 
     def _on_image_failed(self, request: int, path: str, message: str) -> None:
         if not self.session.fail_load(request):
@@ -282,7 +289,8 @@ class MainWindow(QMainWindow):
 
     # --- prediction ----------------------------------------------------------------------------
     def _request_explanation(self) -> None:
-        if self.image is None:
+        """Ask for the current file's result; the image need not be decoded yet (the engine reads its own copy)."""
+        if self.current_path is None:
             return
         if self.engine.error is not None:
             self._show_no_prediction(f"The model is not available: {self.engine.error}")
@@ -292,7 +300,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"Analysing {self.current_path.name if self.current_path else ''}\u2026"
             + (" (between scan batches)" if self.scan_panel.running else ""))
-        self.session.begin_explain(self.engine.explain(self.current_path, self.image, self.panel.explained_class))
+        self.session.begin_explain(self.engine.explain(self.current_path, self.image, self.panel.explained_class,
+                                                       self.session.load_request))
         self._update_busy()
 
     def _on_explained(self, request: int, explanation: Explanation, heat: QImage) -> None:
@@ -309,15 +318,24 @@ class MainWindow(QMainWindow):
             self.panel.note_heat_hidden()  # still held: the new panel says so again
         self.view_controls.refresh()
         name = self.current_path.name if self.current_path else ""
-        self.statusBar().showMessage(
-            f"{name}: {p.display_label} \u00b7 probability of pneumonia {probability_text(p.probability)} "
-            f"(threshold {threshold_text(p.threshold)})" + (f" \u00b7 {len(p.warnings)} warning(s)" if p.warnings else ""))
+        number = "" if p.scope == NOT_XRAY else (
+            f" \u00b7 probability of pneumonia {probability_text(p.probability)} (threshold {threshold_text(p.threshold)})")
+        self.statusBar().showMessage(f"{name}: {badge_of(p)[1]}{number}"
+                                     + (f" \u00b7 {len(p.warnings)} warning(s)" if p.warnings else ""))
         self._update_busy()
-        self.prediction_shown.emit(p)
+        if self.views is not None:  # else once the picture is on screen too (`_on_image_loaded`)
+            self.prediction_shown.emit(p)
 
     def _on_explain_failed(self, request: int, message: str) -> None:
         if not self.session.finish_explain(request):
             return
+        if self.session.loading:  # the picture's own load says first whether the file opens at all
+            self._explain_error = message
+            return
+        self._show_explain_failure(message)
+
+    def _show_explain_failure(self, message: str) -> None:
+        self._explain_error = None
         self._show_no_prediction(message)
         self.statusBar().showMessage(f"No prediction: {message}")
         self._update_busy()
@@ -329,7 +347,7 @@ class MainWindow(QMainWindow):
 
     def _on_explained_class(self, name: str) -> None:
         self.commands.show_explained_class(name)
-        if self.image is not None and self.engine.error is None:
+        if self.current_path is not None and self.engine.error is None:
             self._request_explanation()
 
     # --- model ---------------------------------------------------------------------------------
