@@ -26,6 +26,7 @@ class Annotations:
     bottom_left: tuple[str, ...] = ()  # file
     bottom_right: tuple[str, ...] = ()  # window/level readout
     caption: str = ""  # top centre: what the heat map shows
+    caption_green: bool = False  # the NORMAL explanation's caption, in its scale's colour
 
     def lines(self) -> list[str]:
         return [*self.top_left, *self.top_right, *self.bottom_left, *self.bottom_right, *([self.caption] if self.caption else [])]
@@ -67,7 +68,7 @@ def paint_annotations(painter: QPainter, rect: QRect, annotations: Annotations, 
             _box(painter, rect, text, y, align, pad, metrics)
     if annotations.caption:
         _box(painter, rect, annotations.caption, rect.top() + pad, Qt.AlignmentFlag.AlignHCenter, pad, metrics,
-             QColor(0, 60, 20, 200))
+             QColor(0, 90, 40, 220) if annotations.caption_green else QColor(0, 0, 0, 170))
 
 
 def _box(painter: QPainter, rect: QRect, text: str, y: int, align: Qt.AlignmentFlag, pad: int,

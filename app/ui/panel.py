@@ -35,7 +35,7 @@ DISCLAIMER = "Research tool, not a medical device: do not use it to diagnose or 
 # Who the card's calibration was fitted on (the validation split of the training hospital's films).
 CALIBRATED_FOR = ("Calibrated on children aged 1\u20135 at one hospital; at another site see "
                   "File \u2192 Site Calibration.")
-EXPLAIN_CHOICES = (("Evidence for PNEUMONIA (default)", POSITIVE), ("Evidence for NORMAL", NEGATIVE))
+EXPLAIN_CHOICES = (("PNEUMONIA (default)", POSITIVE), ("NORMAL (on request)", NEGATIVE))
 
 
 def _small(label: QLabel, grey: bool = True) -> QLabel:
@@ -76,8 +76,7 @@ def decision_sentence(p: Prediction) -> str:
 
 
 def model_input_sentence(clahe: bool) -> str:
-    return (f"The model saw the image {'with' if clahe else 'without'} CLAHE, as it was trained; "
-            "the view settings do not change the result.")
+    return f"The model saw the image {'with' if clahe else 'without'} CLAHE, as trained."
 
 
 class PredictionPanel(QWidget):
@@ -89,7 +88,7 @@ class PredictionPanel(QWidget):
         self.setMinimumWidth(280)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
-        layout.setSpacing(6)
+        layout.setSpacing(4)
 
         self.file_label = ElidedLabel("No image open")
         bold = self.file_label.font()
@@ -166,7 +165,7 @@ class PredictionPanel(QWidget):
         self.gradcam_check = QCheckBox("Show heat map over the image")
         self.gradcam_check.setToolTip("Colour the image where the evidence lies (Ctrl+G)")
         grid.addWidget(self.gradcam_check, 0, 0, 1, 3)
-        explain_label = QLabel("E&xplain")
+        explain_label = QLabel("E&xplain evidence for")
         grid.addWidget(explain_label, 1, 0)
         self.class_combo = QComboBox()
         for text, data in EXPLAIN_CHOICES:
@@ -292,6 +291,7 @@ class PredictionPanel(QWidget):
             for widget in (self.probability_label, self.bar):
                 widget.hide()
         elif caution:
+            self.bar.setVisible(p.in_domain)  # not assessable: nothing to hold against the threshold
             self.probability_label.setFont(self._small_font)
             self.probability_label.setStyleSheet("color: palette(placeholder-text);")
             self.probability_label.setText(f"Probability of pneumonia {probability_with_percent(p.probability)}"
@@ -311,11 +311,12 @@ class PredictionPanel(QWidget):
 
     def show_explanation_note(self, explanation: Explanation) -> None:
         normal = explanation.explained_class == NEGATIVE
-        note = ("Evidence for NORMAL, on request: green marks what looks normal, not a finding. " if normal
-                else "Evidence for PNEUMONIA, whatever the label: a normal film stays clear. ")
-        note += ("No region supports this class: the map is empty." if explanation.empty
-                 else scale_description(explanation.reference, explanation.explained_class))
+        note = ("Evidence for NORMAL, on request: not a finding." if normal
+                else "Evidence for PNEUMONIA, whatever the label.")
+        if explanation.empty:
+            note += " No region supports this class: the map is empty."
         self.legend.set_scale(explanation.explained_class, "reference" if explanation.reference else "image max")
+        self.legend.setToolTip(scale_description(explanation.reference, explanation.explained_class))
         self.gradcam_note.setText(note)
         self.gradcam_note.show()
 
@@ -339,8 +340,8 @@ class PredictionPanel(QWidget):
         self.show_error(message, "No prediction")
 
     def set_view_clahe(self, enabled: bool) -> None:
-        self.view_label.setText("View: CLAHE contrast enhancement, for your eyes only." if enabled
-                                else "View: as loaded.")
+        self.view_label.setText("View: CLAHE, for your eyes only; it never changes the result." if enabled
+                                else "View: as loaded; view settings never change the result.")
 
     def set_model_text(self, text: str) -> None:
         self.model_label.setText(text)

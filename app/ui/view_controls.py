@@ -106,7 +106,8 @@ class ViewControls(QObject):
                        else "Heat map: evidence for PNEUMONIA")
         if for_export:  # the pixels as shown; what the heat map explains is in the PNG's Description
             return who
-        return Annotations(who.top_left, who.top_right, who.bottom_left, (self.levels_readout(),), caption)
+        return Annotations(who.top_left, who.top_right, who.bottom_left, (self.levels_readout(),), caption,
+                           caption_green=explanation is not None and explanation.explained_class == NEGATIVE)
 
     def set_clahe(self, enabled: bool) -> None:
         self.window.settings.setValue("view/clahe", enabled)

@@ -275,6 +275,7 @@ class MainWindow(QMainWindow):
             self._show_explain_failure(self._explain_error)
         elif self.session.explanation is not None:  # the result came first: it is on screen only now
             self.prediction_shown.emit(self.prediction)
+        self._update_busy()
 
     def _on_image_failed(self, request: int, path: str, message: str) -> None:
         if not self.session.fail_load(request):
@@ -353,7 +354,7 @@ class MainWindow(QMainWindow):
     # --- model ---------------------------------------------------------------------------------
     def _on_model_loaded(self, card: Any) -> None:
         self.status_bar.model_status.setText(f"Model {card.version} ready")
-        self.panel.set_model_text(f"Model: {card.name} {card.version} \u00b7 threshold {threshold_text(card.threshold)}")
+        self.panel.set_model_text(f"Model {card.version} \u00b7 threshold {threshold_text(card.threshold)}")
         if self.session.explain_request is not None:
             self.panel.show_analysing(True)
         if self.views is not None and self.views.clahe_settings != clahe_settings(card.preprocessing):
