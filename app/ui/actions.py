@@ -60,10 +60,9 @@ class WindowCommands:
             SP.SP_DialogSaveButton)
         self.export.setEnabled(False)  # until an image is on screen
         self.export_identity = make_action(
-            w, "Include &Identity in Exports", lambda _on: None, [],
+            w, "Include &Identity in Exports", lambda on: w.settings.setValue("export/identity", on), [],
             "Write the patient's name, ID, age, sex, study date, view and the file name into exported PNGs",
             checkable=True)
-        self.export_identity.toggled.connect(lambda on: w.settings.setValue("export/identity", on))
         self.site = make_action(w, "Site &Calibration\u2026", w.choose_site, [],
                                 "Use a site calibration (SITE.json from pneumoscan-cli calibrate) for this model")
         self.clear_site = make_action(w, "C&lear Site Calibration", w.clear_site, [],

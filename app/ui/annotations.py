@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from app.core.image_io import LoadedImage
 
 SEX = {"M": "male", "F": "female", "O": "other"}
+BOX = QColor(0, 0, 0, 150)  # behind the corner texts
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def paint_annotations(painter: QPainter, rect: QRect, annotations: Annotations, 
 
 
 def _box(painter: QPainter, rect: QRect, text: str, y: int, align: Qt.AlignmentFlag, pad: int,
-         metrics: QFontMetrics, background: QColor = QColor(0, 0, 0, 150)) -> None:
+         metrics: QFontMetrics, background: QColor = BOX) -> None:
     width = metrics.horizontalAdvance(text) + 2 * pad
     if align == Qt.AlignmentFlag.AlignLeft:
         x = rect.left() + pad

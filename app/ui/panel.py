@@ -70,13 +70,12 @@ def decision_sentence(p: Prediction) -> str:
     if p.scope == OUTSIDE_POPULATION:
         return "Not assessable for this population: do not rely on this probability."
     relation = "at or above" if p.probability >= p.threshold else "below"
-    decision = f"{probability_text(p.probability)} is {relation} the threshold {threshold_text(p.threshold)} \u2192 {p.label}"
-    decision += ", read the warnings above." if p.warnings else "."
-    return decision[0].upper() + decision[1:]
+    decision = f"{probability_text(p.probability)} is {relation} the threshold {threshold_text(p.threshold)} \u2192 {p.label}."
+    return decision[0].upper() + decision[1:]  # any warning is in the box just above
 
 
 def model_input_sentence(clahe: bool) -> str:
-    return f"The model saw the image {'with' if clahe else 'without'} CLAHE, as trained."
+    return f"Model input {'with' if clahe else 'without'} CLAHE, as trained."
 
 
 class PredictionPanel(QWidget):
@@ -165,7 +164,7 @@ class PredictionPanel(QWidget):
         self.gradcam_check = QCheckBox("Show heat map over the image")
         self.gradcam_check.setToolTip("Colour the image where the evidence lies (Ctrl+G)")
         grid.addWidget(self.gradcam_check, 0, 0, 1, 3)
-        explain_label = QLabel("E&xplain evidence for")
+        explain_label = QLabel("E&xplain")
         grid.addWidget(explain_label, 1, 0)
         self.class_combo = QComboBox()
         for text, data in EXPLAIN_CHOICES:
@@ -318,7 +317,8 @@ class PredictionPanel(QWidget):
         self.legend.set_scale(explanation.explained_class, "reference" if explanation.reference else "image max")
         self.legend.setToolTip(scale_description(explanation.reference, explanation.explained_class))
         self.gradcam_note.setText(note)
-        self.gradcam_note.show()
+        # the plain default needs no words: the legend and the caption on the image say it
+        self.gradcam_note.setVisible(normal or explanation.empty)
 
     def set_site(self, description: str) -> None:
         """`description`: the active site calibration (`SiteCalibration.describe()`), "" for the model card's."""
@@ -327,6 +327,7 @@ class PredictionPanel(QWidget):
     def note_heat_hidden(self) -> None:
         """Said when the window keeps the heat map off for a result that must not look like a finding."""
         self.gradcam_note.setText(self.gradcam_note.text() + " Off for this result: tick the box to see it.")
+        self.gradcam_note.show()
 
     def show_error(self, message: str, title: str = "Cannot analyse this file") -> None:
         self._reset()
@@ -340,8 +341,8 @@ class PredictionPanel(QWidget):
         self.show_error(message, "No prediction")
 
     def set_view_clahe(self, enabled: bool) -> None:
-        self.view_label.setText("View: CLAHE, for your eyes only; it never changes the result." if enabled
-                                else "View: as loaded; view settings never change the result.")
+        self.view_label.setText("View: CLAHE, for your eyes only (never changes the result)." if enabled
+                                else "View: as loaded (never changes the result).")
 
     def set_model_text(self, text: str) -> None:
         self.model_label.setText(text)

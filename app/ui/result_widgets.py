@@ -66,7 +66,7 @@ class ResultBadge(QFrame):
 class ProbabilityBar(QWidget):
     """0 to 1 scale with the probability filled in and the decision threshold marked and labelled."""
 
-    HEIGHT = 46
+    HEIGHT = 40
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -95,7 +95,7 @@ class ProbabilityBar(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
-        margin, top, height = 8.0, 11.0, 14.0
+        margin, top, height = 8.0, 10.0, 12.0
         width = self.width() - 2 * margin
         painter.setPen(QPen(palette.mid().color(), 1))
         painter.setBrush(palette.base())

@@ -457,8 +457,8 @@ class ScanPanel(QWidget):
         self.progress.setRange(0, max(1, end.total))
         self.progress.setValue(end.done)
         rate = end.done / end.elapsed_s if end.elapsed_s > 0 else 0.0
-        self.progress_label.setText((f"Cancelled at {end.done} / {end.total}" if end.cancelled
-                                     else f"{end.done} / {end.total} images \u00b7 {rate:.1f} images/s"))
+        self.progress_label.setText(f"Cancelled at {end.done} / {end.total}" if end.cancelled
+                                    else f"{end.done} / {end.total} images \u00b7 {rate:.1f} images/s")
         self.summary_label.setStyleSheet("color: #8a5a00;" if end.cancelled else "")  # stopped, not running
         if end.cancelled and end.total == 0:
             text = "Cancelled before the first batch: no image was scanned"

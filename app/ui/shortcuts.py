@@ -6,7 +6,13 @@ from __future__ import annotations
 from html import escape
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 EXTRA = (("Arrow keys", "Pan a zoomed image (the image has the keyboard focus)"),
          ("Right-drag on the image", "Window (left/right) and level (up/down)"),

@@ -11,10 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractButton, QApplication, QComboBox, QLineEdit, QSlider
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QSlider,
+)
 
-from app.core.scope import IN_SCOPE, NEAR_EDGE, NOT_XRAY, OUTSIDE_POPULATION
 from app.core.scan_row import ScanRow
+from app.core.scope import IN_SCOPE, NEAR_EDGE, NOT_XRAY, OUTSIDE_POPULATION
 from app.core.screening import Explanation, Prediction
 from app.ui.imaging import qimage_to_rgb
 from app.ui.levels import Levels
@@ -242,7 +248,7 @@ def test_arrows_pan_when_zoomed_ctrl_arrows_step_files_and_esc_returns_to_the_im
 def test_f1_lists_the_shortcuts_and_mnemonics_are_unique(window) -> None:  # noqa: ANN001
     from app.ui.shortcuts import shortcut_rows
 
-    rows = dict((text, keys) for keys, text in shortcut_rows([window]))
+    rows = {text: keys for keys, text in shortcut_rows([window])}
     for command in ("Keyboard Shortcuts", "About PneumoScan", "Start Scan", "Cancel Scan", "Focus the Image",
                     "Lungs (dark values)", "Next Image", "Identity Overlay", "Result Panel"):
         assert command in rows, command

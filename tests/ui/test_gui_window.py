@@ -65,7 +65,7 @@ def test_open_shows_probability_at_full_resolution(window, qtbot) -> None:  # no
     assert window.panel.badge.kind == prediction.label
     assert window.panel.result_box.isVisible()
     assert "0.0.0-test" in window.panel.model_label.text()
-    assert "The model saw the image without CLAHE" in window.panel.model_input_label.text()
+    assert "Model input without CLAHE" in window.panel.model_input_label.text()
     image = window.viewer.image
     assert (image.width(), image.height()) == (window.image.width, window.image.height)  # not the 224 px input
     assert window.image.width > 224
