@@ -266,6 +266,7 @@ class ScanPanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)  # a wrapped "PNEUMONIA/" line would hide the name: one line, elided in the middle
 
         form = QGridLayout()
         form.addWidget(QLabel("Folder"), 0, 0)
