@@ -320,7 +320,8 @@ class MainWindow(QMainWindow):
         self.view_controls.refresh()
         name = self.current_path.name if self.current_path else ""
         number = "" if p.scope == NOT_XRAY else (
-            f" \u00b7 probability of pneumonia {probability_text(p.probability)} (threshold {threshold_text(p.threshold)})")
+            f" \u00b7 probability of pneumonia {probability_text(p.probability)} (threshold {threshold_text(p.threshold)})"
+            if p.in_domain else f" \u00b7 probability {probability_text(p.probability)}, not reliable")
         self.statusBar().showMessage(f"{name}: {badge_of(p)[1]}{number}"
                                      + (f" \u00b7 {len(p.warnings)} warning(s)" if p.warnings else ""))
         self._update_busy()
