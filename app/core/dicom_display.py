@@ -16,6 +16,26 @@ import numpy as np
 from app.core.errors import UnsupportedDicomError
 
 
+def identity(ds: Any) -> dict[str, str]:
+    """Who and when, for the viewer's corners: patient name ("FAMILY, Given"), ID, sex, study date (ISO).
+
+    Only the tags that are present and not empty; a de-identified file gives an empty dict.
+    """
+    def text(keyword: str) -> str:
+        try:
+            return str(ds.get(keyword, "") or "").strip()
+        except Exception:  # noqa: BLE001 - a malformed element must not stop the image from opening
+            return ""
+
+    name = ", ".join(part.strip() for part in text("PatientName").split("^") if part.strip())
+    date = text("StudyDate")
+    if len(date) == 8 and date.isdigit():
+        date = f"{date[:4]}-{date[4:6]}-{date[6:]}"
+    found = {"patient_name": name, "patient_id": text("PatientID"), "patient_sex": text("PatientSex").upper(),
+             "study_date": date}
+    return {key: value for key, value in found.items() if value}
+
+
 def palette_to_rgb(array: np.ndarray, ds: Any) -> np.ndarray:
     """PALETTE COLOR indices -> RGB through the file's own colour tables."""
     from pydicom.pixels import apply_color_lut

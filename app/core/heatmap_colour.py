@@ -4,8 +4,12 @@ A colour must mean the same amount of evidence on every image, or a normal film'
 painted as red as a consolidation. So the evidence (logit units) is divided by a fixed reference, the
 model card's `gradcam_reference` (the 99th percentile of the validation split's Grad-CAM maxima):
 at and above it the top colour. Older cards have no reference; the scale is then the image's own
-maximum, and `scale_description` says so. The low end is fully transparent (alpha rises with the
-evidence), so an image with little evidence keeps its grey values instead of being darkened.
+maximum, and `scale_description` says so. Nothing below the scale's floor (`FLOOR` of the reference)
+is tinted and alpha rises from there, so a film with little evidence keeps its grey values instead of
+wearing a faint tint over the whole chest that reads as a finding.
+
+Evidence for PNEUMONIA (the default explanation) is drawn in the turbo scale (blue to red); evidence for
+NORMAL, shown only on request, in a single-hue green scale, so the two are never confused on screen.
 """
 
 from __future__ import annotations
@@ -17,14 +21,20 @@ import numpy as np
 
 from app.core.gradcam import COLORMAP
 
+FLOOR = 0.1  # evidence / reference below which nothing is tinted
 FULL_ALPHA_AT = 0.5  # evidence / reference at which the colour is fully opaque (before the opacity)
-_ALPHA = np.rint(np.clip(np.arange(256) / 255.0 / FULL_ALPHA_AT, 0.0, 1.0) * 255).astype(np.uint8)
+_LEVELS = np.arange(256) / 255.0
+_ALPHA = np.rint(np.clip((_LEVELS - FLOOR) / (FULL_ALPHA_AT - FLOOR), 0.0, 1.0) * 255).astype(np.uint8)
+NORMAL_CLASS = "NORMAL"
+# dark to light green (BGR, as OpenCV's colour maps): nothing like the turbo scale's reds and yellows
+_GREENS = np.stack([40 + 120 * _LEVELS, 90 + 165 * _LEVELS, 20 + 60 * _LEVELS], axis=1).astype(np.uint8).reshape(256, 1, 3)
 
 
 class Explained(Protocol):
     heatmap: np.ndarray  # per-image normalised map at the image's size (used when `evidence` is absent)
     evidence: np.ndarray | None
     reference: float | None
+    explained_class: str  # "PNEUMONIA" or "NORMAL": which colour scale
 
 
 def evidence_index(explanation: Explained, shape: tuple[int, int]) -> np.ndarray:
@@ -41,15 +51,16 @@ def evidence_index(explanation: Explained, shape: tuple[int, int]) -> np.ndarray
     return cv2.convertScaleAbs(evidence, alpha=255.0 / scale if scale > 0 else 0.0)
 
 
-def colour_index(index: np.ndarray) -> np.ndarray:
-    """Levels 0-255 -> RGBA uint8: the legend's colours, transparent at 0, opaque from `FULL_ALPHA_AT`."""
-    blue, green, red = cv2.split(cv2.applyColorMap(index, COLORMAP))
+def colour_index(index: np.ndarray, explained_class: str = "PNEUMONIA") -> np.ndarray:
+    """Levels 0-255 -> RGBA uint8: the legend's colours, clear below `FLOOR`, opaque from `FULL_ALPHA_AT`."""
+    colours = cv2.applyColorMap(index, _GREENS if explained_class == NORMAL_CLASS else COLORMAP)
+    blue, green, red = cv2.split(colours)
     return cv2.merge([red, green, blue, cv2.LUT(index, _ALPHA)])  # OpenCV tables: 5 MP in about 20 ms
 
 
 def heat_rgba(explanation: Explained, shape: tuple[int, int]) -> np.ndarray:
-    """The explanation's heat map at `shape` (the image's full size), RGBA uint8."""
-    return colour_index(evidence_index(explanation, shape))
+    """The explanation's heat map at `shape` (the image's full size), RGBA uint8, in its class's scale."""
+    return colour_index(evidence_index(explanation, shape), getattr(explanation, "explained_class", "PNEUMONIA"))
 
 
 def blend(gray: np.ndarray, rgba: np.ndarray, opacity: float) -> np.ndarray:
@@ -64,8 +75,10 @@ def overlay(gray: np.ndarray, explanation: Explained, opacity: float = 0.4) -> n
     return blend(gray, heat_rgba(explanation, gray.shape[:2]), opacity)
 
 
-def scale_description(reference: float | None) -> str:
-    """One line for the legend: what the top colour means."""
+def scale_description(reference: float | None, explained_class: str = "PNEUMONIA") -> str:
+    """One line for the legend: what the top colour means and what stays clear."""
+    top = "Bright green" if explained_class == NORMAL_CLASS else "Red"
     if reference:
-        return "Red = evidence as strong as the model's reference (top 1 % of validation images); clear = none."
-    return "No reference scale in this model: red = this image's own maximum."
+        return (f"{top} = evidence as strong as the model's reference (top 1 % of validation images); "
+                f"clear = below {FLOOR:.0%} of it.")
+    return f"No reference scale in this model: {top.lower()} = this image's own maximum."

@@ -14,7 +14,7 @@ import io
 import os
 import struct
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,7 @@ class LoadedImage:
     patient_age: str = ""  # DICOM PatientAge as stored, nnnD/W/M/Y (e.g. "003Y")
     warnings: tuple[str, ...] = ()  # what reading had to work around (an invalid DICOM window, ...)
     source_size: tuple[int, int] | None = None  # (width, height) of the file when `pixels` is a reduced decode
+    identity: dict[str, str] = field(default_factory=dict)  # DICOM patient and study (`dicom_display.identity`)
 
     @property
     def height(self) -> int:
@@ -366,7 +367,7 @@ def _stretch_to_uint8(values: np.ndarray, value_range: tuple[float, float] | Non
 def _load_dicom(data: bytes) -> LoadedImage:
     import pydicom  # imported lazily: most sessions never open a DICOM file
 
-    from app.core.dicom_display import display_values, palette_to_rgb
+    from app.core.dicom_display import display_values, identity, palette_to_rgb
 
     _check_deflated_size(data)
     try:
@@ -425,7 +426,7 @@ def _load_dicom(data: bytes) -> LoadedImage:
     bits = int(getattr(ds, "BitsStored", 8 * array.dtype.itemsize) or 8)
     return LoadedImage(np.ascontiguousarray(gray), "DICOM", bits, channels, colour, _text(ds, "Modality"),
                        _text(ds, "BodyPartExamined"), _text(ds, "ViewPosition"), _text(ds, "PatientAge"),
-                       tuple(notes))
+                       tuple(notes), identity=identity(ds))
 
 
 def _check_deflated_size(data: bytes) -> None:

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 from app import __version__
 from app.core.heatmap_colour import scale_description
 from app.core.numbers import threshold_text
-from app.ui.panel import DISCLAIMER
+from app.ui.panel import CALIBRATED_FOR, DISCLAIMER
+from app.ui.shortcuts import fit_to_screen
 
 
 # Validation metrics in words; a share is shown as a percentage, a score as a number.
@@ -30,7 +31,7 @@ METRIC_NAMES: dict[str, tuple[str, bool]] = {  # key -> (name, shown as a percen
     "n_normal": ("of which NORMAL", False),
     "n_pneumonia": ("of which PNEUMONIA", False),
 }
-SHOWN_ELSEWHERE = {"threshold", "confusion_matrix"}
+SHOWN_ELSEWHERE = {"threshold", "confusion_matrix", "logit_offset"}  # the offset: in the Calibration row
 
 
 def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
@@ -66,7 +67,16 @@ def domain_text(domain: dict[str, Any]) -> str:
             + " (the 99.5th percentile of the validation films' scores) is reported as outside the domain")
 
 
-def about_html(card: Any, model_error: str | None = None, model_path: str = "") -> str:
+def calibration_text(card: Any) -> str:
+    offset = (card.validation_metrics or {}).get("logit_offset")
+    fitted = "Platt scaling: temperature" if offset is not None else "temperature"
+    text = f"{fitted} {card.temperature:.3f}" + (f", offset {float(offset):+.2f} (in the model)" if offset is not None else "")
+    return f"{text}, fitted on the validation split. {CALIBRATED_FOR}"
+
+
+def about_html(card: Any, model_error: str | None = None, model_path: str = "", site: str = "",
+               runs: str = "") -> str:
+    """`site`: the active site calibration's description ("" for none); `runs`: the file the backend runs."""
     parts = [
         f"<h2>PneumoScan {escape(__version__)}</h2>",
         "<p>Screens chest X-rays for pneumonia with a MobileNetV2 classifier and shows where its evidence "
@@ -82,13 +92,14 @@ def about_html(card: Any, model_error: str | None = None, model_path: str = "") 
     rows = [
         ("Name", card.name), ("Version", card.version), ("Created", card.created or "\u2014"),
         ("Decision threshold", threshold_text(card.threshold) + (f" ({card.threshold_rule})" if card.threshold_rule else "")),
-        ("Calibration", f"temperature {card.temperature:.3f}"),
+        ("Calibration", calibration_text(card)),
+        ("Site calibration", site or "none: the probabilities are the model card's"),
         ("Input", f"{card.input_size[1]} \u00d7 {card.input_size[0]} px, grayscale, "
                   f"CLAHE {'on' if card.preprocessing.clahe else 'off'}"),
         ("Domain check", domain_text(card.domain)),
         ("Heat map scale", scale_description(card.gradcam_reference)
          + (f" (reference {card.gradcam_reference:.3g})" if card.gradcam_reference else "")),
-        ("File", model_path or card.model_file), ("SHA-256", card.sha256[:16] + "\u2026"),
+        ("Runs", runs or model_path or card.model_file), ("SHA-256", card.sha256[:16] + "\u2026"),
     ]
     parts.append("<h3>Model card</h3><table cellspacing='0' cellpadding='3'>")
     parts += [f"<tr><td><b>{escape(k)}</b></td><td>{escape(str(v))}</td></tr>" for k, v in rows]
@@ -115,15 +126,16 @@ def about_html(card: Any, model_error: str | None = None, model_path: str = "") 
 
 
 class AboutDialog(QDialog):
-    def __init__(self, card: Any, model_error: str | None, model_path: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, card: Any, model_error: str | None, model_path: str = "", parent: QWidget | None = None,
+                 site: str = "", runs: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("About PneumoScan")
-        self.resize(620, 640)
         self.browser = QTextBrowser()
         self.browser.setOpenExternalLinks(True)
-        self.browser.setHtml(about_html(card, model_error, model_path))
+        self.browser.setHtml(about_html(card, model_error, model_path, site, runs))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.browser)
         layout.addWidget(buttons)
+        fit_to_screen(self, 620, 640)

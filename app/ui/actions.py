@@ -59,34 +59,57 @@ class WindowCommands:
             "Save the full-resolution image as shown (CLAHE, levels and heat map as set), with the result written inside",
             SP.SP_DialogSaveButton)
         self.export.setEnabled(False)  # until an image is on screen
+        self.export_identity = make_action(
+            w, "Include &Identity in Exports", lambda on: w.settings.setValue("export/identity", on), [],
+            "Write the patient's name, ID, age, sex, study date, view and the file name into exported PNGs",
+            checkable=True)
+        self.site = make_action(w, "Site &Calibration\u2026", w.choose_site, [],
+                                "Use a site calibration (SITE.json from pneumoscan-cli calibrate) for this model")
+        self.clear_site = make_action(w, "C&lear Site Calibration", w.clear_site, [],
+                                      "Go back to the model card's calibration (children aged 1-5, one hospital)")
+        self.clear_site.setEnabled(False)
+        self.start_scan = make_action(w, "S&tart Scan", w.scan_panel.start, ["F5"],
+                                      "Scan the folder chosen in the Folder scan panel")
+        self.cancel_scan = make_action(w, "Ca&ncel Scan", w.scan_panel.cancel, ["Shift+F5"],
+                                       "Stop the running scan after the current batch; the CSV keeps every finished row")
+        self.cancel_scan.setEnabled(False)
         self.quit = make_action(w, "&Quit", w.close, [QKeySequence.StandardKey.Quit, "Ctrl+Q"])
-        self.previous = make_action(w, "&Previous Image", w.previous_image, ["Left", "PgUp"],
+        self.previous = make_action(w, "&Previous Image", w.previous_image, ["PgUp", "Ctrl+Left"],
                                     "Previous image of the list", SP.SP_ArrowBack)
-        self.next = make_action(w, "&Next Image", w.next_image, ["Right", "PgDown"],
+        self.next = make_action(w, "&Next Image", w.next_image, ["PgDown", "Ctrl+Right"],
                                 "Next image of the list", SP.SP_ArrowForward)
-        for action in (self.previous, self.next):
-            # only while the viewer has focus, so sliders, tables and text fields keep their arrow keys
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            w.removeAction(action)
-            viewer.addAction(action)
         self.clahe = make_action(w, "&CLAHE Contrast (view only)", view.set_clahe, ["Ctrl+E"],
                                  "Show the image with CLAHE contrast enhancement; the prediction is unchanged",
                                  checkable=True)
-        self.invert = make_action(w, "&Invert Grey Values", view.set_invert, ["Ctrl+I"],
+        self.invert = make_action(w, "In&vert Grey Values", view.set_invert, ["Ctrl+I"],
                                   "Show bone dark and air bright; the prediction is unchanged", checkable=True)
         self.reset_levels = make_action(w, "&Reset Window/Level", view.reset_levels, ["Ctrl+R"],
                                         "Full grey range, not inverted (right-drag on the image changes window/level)")
-        self.presets = [make_action(w, name, lambda _c=False, n=name: view.apply_preset(n), [],
+        self.keep_levels = make_action(
+            w, "&Keep Window/Level for the Next Image", view.set_keep_levels, [],
+            "Off: every new image opens at the full grey range, not inverted. On: the view says it was kept",
+            checkable=True)
+        self.presets = [make_action(w, name, lambda _c=False, n=name: view.apply_preset(n), [str(number)],
                                     f"Window {width:.0f}, level {level:.0f}")
-                        for name, (width, level) in PRESETS.items()]
+                        for number, (name, (width, level)) in enumerate(PRESETS.items(), start=1)]
+        for action in (self.previous, self.next, *self.presets):
+            # only while the viewer has focus, so sliders, tables and text fields keep their keys
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            w.removeAction(action)
+            viewer.addAction(action)
+        self.identity = make_action(w, "I&dentity Overlay", view.set_identity, ["Ctrl+Shift+I"],
+                                    "Patient name, ID, age, sex, study date, view and file name in the image's corners",
+                                    checkable=True)
+        self.focus_image = make_action(w, "Focus the Image", lambda: viewer.setFocus(Qt.FocusReason.ShortcutFocusReason),
+                                       ["Esc"], "Give the keyboard back to the image (arrow keys pan, PgUp/PgDn step)")
         self.gradcam = make_action(w, "&Grad-CAM Heat Map", view.set_gradcam, ["Ctrl+G"],
                                    "Show where the evidence for the explained class lies", checkable=True)
         self.more_opaque = make_action(w, "Heat Map &More Opaque", lambda: view.step_opacity(+0.1), ["]"])
         self.less_opaque = make_action(w, "Heat Map &Less Opaque", lambda: view.step_opacity(-0.1), ["["])
         self.explain_group = QActionGroup(w)
         self.explain_choices: dict[str, QAction] = {}
-        for key, (text, data) in zip(("Alt+1", "Alt+2", "Alt+3"), EXPLAIN_CHOICES):
-            action = make_action(w, f"Explain {text.replace(' (default)', '')}",
+        for key, (text, data) in zip(("Alt+1", "Alt+2"), EXPLAIN_CHOICES):
+            action = make_action(w, f"Explain: {text.replace(' (default)', '')}",
                                  lambda _c=False, d=data: w.panel.set_explained_class(d), [key])
             action.setCheckable(True)
             self.explain_group.addAction(action)
@@ -95,7 +118,10 @@ class WindowCommands:
         self.zoom_out = make_action(w, "Zoom &Out", viewer.zoom_out, [QKeySequence.StandardKey.ZoomOut])
         self.fit = make_action(w, "&Fit to Window", viewer.fit, ["Ctrl+0"])
         self.actual = make_action(w, "&Actual Size (100 %)", viewer.actual_size, ["Ctrl+1"])
-        self.about = make_action(w, "&About PneumoScan\u2026", w.show_about, [], "Model card and licence")
+        self.about = make_action(w, "&About PneumoScan\u2026", w.show_about, ["Ctrl+F1"],
+                                 "Model card, calibration and licence")
+        self.shortcuts = make_action(w, "&Keyboard Shortcuts\u2026", w.show_shortcuts, [QKeySequence.StandardKey.HelpContents, "F1"],
+                                     "Every command with its key")
 
     def show_explained_class(self, data: str) -> None:
         """Tick the menu entry of the explained class chosen in the panel."""
@@ -107,7 +133,11 @@ class WindowCommands:
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open)
         file_menu.addMenu(recent)
-        file_menu.addActions([self.scan, self.export])
+        file_menu.addActions([self.scan, self.start_scan, self.cancel_scan])
+        file_menu.addSeparator()
+        file_menu.addActions([self.export, self.export_identity])
+        file_menu.addSeparator()
+        file_menu.addActions([self.site, self.clear_site])
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
         view_menu = bar.addMenu("&View")
@@ -115,7 +145,8 @@ class WindowCommands:
         levels_menu = view_menu.addMenu("&Window/Level")
         levels_menu.addActions(self.presets)
         levels_menu.addSeparator()
-        levels_menu.addAction(self.reset_levels)
+        levels_menu.addActions([self.reset_levels, self.keep_levels])
+        view_menu.addAction(self.identity)
         view_menu.addSeparator()
         view_menu.addAction(self.gradcam)
         explain_menu = view_menu.addMenu("E&xplained Class")
@@ -128,10 +159,15 @@ class WindowCommands:
         view_menu.addSeparator()
         result_toggle = window.panel_dock.toggleViewAction()
         result_toggle.setText("&Result Panel")
+        result_toggle.setShortcut("F9")  # fold the panel away on a small screen, and back
+        result_toggle.setToolTip("Show or hide the result panel (F9)")
         scan_toggle = window.scan_dock.toggleViewAction()
         scan_toggle.setText("Folder &Scan Panel")
-        view_menu.addActions([result_toggle, scan_toggle])
-        bar.addMenu("&Help").addAction(self.about)
+        scan_toggle.setShortcut("Ctrl+F9")
+        scan_toggle.setToolTip("Show or hide the folder scan panel (Ctrl+F9)")
+        view_menu.addActions([result_toggle, scan_toggle, self.focus_image])
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.shortcuts, self.about])
 
     def install_toolbar(self, window: MainWindow) -> QToolBar:
         toolbar = QToolBar("Main toolbar", window)

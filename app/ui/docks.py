@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QWidget
+from PySide6.QtWidgets import QAbstractButton, QDockWidget, QMainWindow, QScrollArea, QWidget
 
-PANEL_WIDTH = 330
+PANEL_WIDTH = 300  # the image keeps most of a 1024-px laptop screen
+
+
+def _title_button_tips(dock: QDockWidget, key: str) -> None:
+    """Qt's own close and float buttons come without tooltips: say what they do and the key to undo it."""
+    tips = {"qt_dockwidget_closebutton": f"Hide this panel (View menu or {key} brings it back)",
+            "qt_dockwidget_floatbutton": "Float this panel in its own window (double-click its title to dock it again)"}
+    for button in dock.findChildren(QAbstractButton):
+        if button.objectName() in tips:
+            button.setToolTip(tips[button.objectName()])
 
 
 def add_result_dock(window: QMainWindow, panel: QWidget) -> tuple[QScrollArea, QDockWidget]:
@@ -15,12 +24,14 @@ def add_result_dock(window: QMainWindow, panel: QWidget) -> tuple[QScrollArea, Q
     scroll.setWidgetResizable(True)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a Tab stop with no visible focus: the panel's controls take it
     scroll.setMinimumWidth(PANEL_WIDTH)
     dock = QDockWidget("Result", window)
     dock.setObjectName("ResultDock")
     dock.setWidget(scroll)
     dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    _title_button_tips(dock, "F9")
     return scroll, dock
 
 
@@ -30,5 +41,6 @@ def add_scan_dock(window: QMainWindow, scan_panel: QWidget) -> QDockWidget:
     dock.setObjectName("ScanDock")
     dock.setWidget(scan_panel)
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    _title_button_tips(dock, "Ctrl+F9")
     dock.hide()
     return dock

@@ -10,8 +10,10 @@
 * An explain request carries an id; the worker skips requests that are older than the newest one
   (the user moved on), and the window drops any result whose id is not the one it waits for.
 * The model scores the file's own model copy (`load_model_image`, a reduced JPEG decode), as
-  `pneumoscan-cli predict` and `scan` do, so one file has one probability everywhere; the viewer keeps
-  the full-size image, and the heat map is coloured at its size.
+  `pneumoscan-cli predict` and `scan` do, so one file has one probability everywhere. The window asks
+  for it when the file is dropped, so the engine reads that copy while `ImageLoader` decodes the
+  full-size picture for the viewer: on a 2-core laptop the two run side by side. The heat map is
+  coloured for the full picture's geometry (at most `HEAT_MAX_SIDE` px, scaled by the viewer).
 * `ImageLoader` decodes files and builds their view layers (plain and CLAHE) on a one-thread
   QThreadPool (queued, not-yet-started loads are dropped when a newer one arrives), so an image
   appears even while the model is still loading. The worker colours each Grad-CAM map on the engine
@@ -75,6 +77,8 @@ class _Worker(QObject):
 
     model_loaded = Signal(object)  # ModelCard
     model_failed = Signal(str)
+    site_changed = Signal(str, str)  # path ("" for none), `SiteCalibration.describe()` ("" for none)
+    site_failed = Signal(str, str)  # path, message
     warmed_up = Signal()
     explained = Signal(int, object, object)  # request id, Explanation, its heat layer (QImage)
     explain_failed = Signal(int, str)
@@ -90,12 +94,13 @@ class _Worker(QObject):
         self.latest_request = 0  # set by the GUI thread (an int store is atomic): older requests are stale
         self._scan: tuple[ScanJob, Any] | None = None
         self._last_update: Any = None
-        self._model_copy: tuple[LoadedImage, LoadedImage] | None = None  # (image on screen, the model's copy)
+        self._model_copy: tuple[tuple[str, int], LoadedImage] | None = None  # ((path, source), the model's copy)
         self._step.connect(self._scan_step, Qt.ConnectionType.QueuedConnection)
 
-    @Slot(object)
-    def load(self, source: object) -> None:
-        """`source`: a model path (None for the default) or a ready `Screener` to adopt."""
+    @Slot(object, str)
+    def load(self, source: object, site: str = "") -> None:
+        """`source`: a model path (None for the default) or a ready `Screener` to adopt; `site`: a site
+        calibration to apply once it has loaded ("" for none)."""
         try:
             if isinstance(source, (str, Path)) or source is None:
                 from app.core.screening import Screener  # TensorFlow is imported here, off the GUI thread
@@ -109,7 +114,25 @@ class _Worker(QObject):
             self.model_failed.emit(self.model_error)
             return
         self.model_loaded.emit(self.screener.card)
+        if site:
+            self.set_site(site)
         self._warm_up()
+
+    @Slot(str)
+    def set_site(self, site: str) -> None:
+        """Reopen the model with the site calibration `site` ("" for none); a refused file changes nothing."""
+        if self.screener is None:
+            self.site_failed.emit(site, self.model_error)
+            return
+        try:
+            from app.core.screening import Screener
+
+            screener = Screener(self.screener.model_path, self.screener.backend.name, site=Path(site) if site else None)
+        except Exception as exc:  # noqa: BLE001 - edited, foreign or unreadable: said, and the old state kept
+            self.site_failed.emit(site, describe_error(exc))
+            return
+        self.screener = screener
+        self.site_changed.emit(site, screener.site.describe() if screener.site else "")
 
     def _warm_up(self) -> None:
         """Trace the compiled graphs once on a synthetic image, so the user's first image is fast."""
@@ -123,27 +146,31 @@ class _Worker(QObject):
                 pass
         self.warmed_up.emit()
 
-    @Slot(int, str, object, str)
-    def explain(self, request: int, path: str, image: LoadedImage, explained_class: str) -> None:
-        """`image`: the viewer's decode of `path`; `explained_class` "" (a queued signal carries no None): the predicted class."""
+    @Slot(int, str, object, str, int)
+    def explain(self, request: int, path: str, image: LoadedImage | None, explained_class: str, source: int) -> None:
+        """`image`: the viewer's decode of `path`, if it is there yet; `source`: which opening of the file
+        (the model copy is kept while it stays the same); `explained_class` "" (a queued signal carries
+        no None): the predicted class."""
         if request < self.latest_request:
             return  # the user has already asked for something newer
         if self.screener is None:
             self.explain_failed.emit(request, self.model_error)
             return
         try:
-            shape = image.pixels.shape[:2]
-            explanation = self.screener.explain(self.model_copy(Path(path), image), None, explained_class or None, shape)
+            copy = self.model_copy(Path(path), image, source)
+            shape = (copy.full_size[1], copy.full_size[0])  # the viewer's picture, whatever scale was decoded
+            explanation = self.screener.explain(copy, None, explained_class or None, shape)
             heat = heat_layer(explanation, shape)
         except Exception as exc:  # noqa: BLE001
             self.explain_failed.emit(request, describe_error(exc))
             return
         self.explained.emit(request, explanation, heat)
 
-    def model_copy(self, path: Path, image: LoadedImage) -> LoadedImage:
-        """What the model scores for the image on screen; kept while it is, so another explained class reads nothing."""
-        if self._model_copy is None or self._model_copy[0] is not image:
-            self._model_copy = (image, load_model_image(path, self.screener.card.input_size, viewer=image))
+    def model_copy(self, path: Path, image: LoadedImage | None, source: int) -> LoadedImage:
+        """What the model scores for the file on screen; kept while it is, so another explained class reads nothing."""
+        key = (str(path), source or id(image))
+        if self._model_copy is None or self._model_copy[0] != key:
+            self._model_copy = (key, load_model_image(path, self.screener.card.input_size, viewer=image))
         return self._model_copy[1]
 
     @Slot(object)
@@ -206,6 +233,8 @@ class Engine(QObject):
 
     model_loaded = Signal(object)  # ModelCard
     model_failed = Signal(str)
+    site_changed = Signal(str, str)  # path, description ("" for none)
+    site_failed = Signal(str, str)  # path, message
     warmed_up = Signal()
     explained = Signal(int, object, object)  # request id, Explanation, its heat layer (QImage)
     explain_failed = Signal(int, str)
@@ -213,8 +242,9 @@ class Engine(QObject):
     scan_finished = Signal(object)
     scan_failed = Signal(object, str)
 
-    _load = Signal(object)
-    _explain = Signal(int, str, object, str)
+    _load = Signal(object, str)
+    _set_site = Signal(str)
+    _explain = Signal(int, str, object, str, int)
     _start_scan = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -223,14 +253,20 @@ class Engine(QObject):
         self.error: str | None = None
         self.ready = False
         self.scan_job: ScanJob | None = None
+        self.site = ""  # the path of the site calibration in force ("" for the model card's)
+        self.site_description = ""
         self._request = 0
         self._source: object = None
+        self._site_request = ""
         self._load_pending = False
         self._thread = _EngineThread()
         self._thread.setObjectName("pneumoscan-engine")
         self._worker = _Worker()
         self._worker.moveToThread(self._thread)
         self._load.connect(self._worker.load)
+        self._set_site.connect(self._worker.set_site)
+        self._worker.site_changed.connect(self._on_site_changed)
+        self._worker.site_failed.connect(self.site_failed)
         self._explain.connect(self._worker.explain)
         self._start_scan.connect(self._worker.start_scan)
         self._worker.model_loaded.connect(self._on_loaded)
@@ -247,29 +283,40 @@ class Engine(QObject):
     def worker(self) -> _Worker:
         return self._worker
 
-    def load(self, model: object = None, defer: bool = False) -> None:
-        """Load a model path (None: the default model) or adopt a ready `Screener`.
+    def load(self, model: object = None, defer: bool = False, site: str = "") -> None:
+        """Load a model path (None: the default model) or adopt a ready `Screener`, with the site
+        calibration `site` if one is given.
 
         `defer`: wait for `start_loading()` (the window calls it once it has painted); any request
         made before that starts the loading first, so it is always queued behind the model.
         """
         self.ready, self.card, self.error = False, None, None
-        self._source, self._load_pending = model, True
+        self._source, self._site_request, self._load_pending = model, site, True
         if not defer:
             self.start_loading()
 
     def start_loading(self) -> None:
         if self._load_pending:
             self._load_pending = False
-            self._load.emit(self._source)
+            self._load.emit(self._source, self._site_request)
 
-    def explain(self, path: Path, image: LoadedImage, explained_class: str) -> int:
-        """Queue prediction + Grad-CAM for `image`, the decode of `path` ("" explains the predicted class);
-        returns the request id."""
+    def set_site(self, path: str) -> None:
+        """Reopen the model with a site calibration ("" for none), on the engine thread, queued like any request."""
+        self.start_loading()
+        self._set_site.emit(path)
+
+    @Slot(str, str)
+    def _on_site_changed(self, path: str, description: str) -> None:
+        self.site, self.site_description = path, description
+        self.site_changed.emit(path, description)
+
+    def explain(self, path: Path, image: LoadedImage | None, explained_class: str, source: int = 0) -> int:
+        """Queue prediction + Grad-CAM for `path` ("" explains the predicted class); `image`: its viewer
+        decode if there is one yet; `source`: which opening of the file it is. Returns the request id."""
         self.start_loading()
         self._request += 1
         self._worker.latest_request = self._request
-        self._explain.emit(self._request, str(path), image, explained_class)
+        self._explain.emit(self._request, str(path), image, explained_class, source)
         return self._request
 
     @property

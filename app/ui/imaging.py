@@ -67,16 +67,24 @@ def rgba_to_qimage(rgba: np.ndarray) -> QImage:
     return QImage(rgba.data, width, height, rgba.strides[0], QImage.Format.Format_RGBA8888).copy()
 
 
+HEAT_MAX_SIDE = 1024  # px: a bilinear 7 x 7 map holds no finer detail; the viewer scales the layer up
+
+
 def heat_layer(explanation: Explained, shape: tuple[int, int]) -> QImage:
-    """The full-resolution heat map in the legend's colours and transparency, to blend at any opacity."""
-    return rgba_to_qimage(heat_rgba(explanation, shape))
+    """The heat map for a picture of `shape` in the legend's colours and transparency, to blend at any
+    opacity: at that size up to `HEAT_MAX_SIDE`, else scaled down (colouring 20 megapixels cost 170 ms
+    on the drop path; the viewer and the export scale the layer to the picture, smoothly)."""
+    scale = min(1.0, HEAT_MAX_SIDE / max(shape))
+    reduced = (max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale)))
+    return rgba_to_qimage(heat_rgba(explanation, reduced))
 
 
 # Each result has its own colour AND its own shape and word, so nothing depends on seeing colour.
 BADGE_STYLES = {
     "PNEUMONIA": ("#b71c1c", "triangle", "!"),
     "NORMAL": ("#1b5e20", "circle", "\u2713"),
-    "OUT_OF_DOMAIN": ("#8a5a00", "diamond", "?"),  # not assessable: amber, never a result colour
+    "NOT_XRAY": ("#5b4a7a", "square", "\u2205"),  # not a chest X-ray: no result, never a result colour
+    "OUTSIDE_POPULATION": ("#8a5a00", "diamond", "?"),  # another population's film: not assessable, amber
     "CAUTION": ("#8a5a00", "diamond", "!"),  # a result with warnings (DICOM header, image quality)
     "ERROR": ("#455a64", "square", "\u00d7"),
 }

@@ -1,8 +1,10 @@
 """The prediction panel: the result in words, shape and colour, the probability against the threshold,
 warnings before numbers, errors, the Grad-CAM controls with their colour scale, and what the model saw.
 
-A result the model cannot vouch for (outside its domain, or with warnings) must not look like a finding:
-its badge is amber and says so, the reasons come first, the probability is small and grey, the bar grey.
+A result the model cannot vouch for must not look like a finding: each scope state has its own badge
+(`app.ui.scope_looks`), the reasons come first; *not a chest X-ray* shows no probability at all,
+*outside the model's population* shows it small and grey, and only *near the domain edge* keeps its label.
+The panel also says what the number is: a probability calibrated for one population, or for a site.
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.heatmap_colour import scale_description
+from app.core.scope import IN_SCOPE, NOT_XRAY, OUTSIDE_POPULATION
 from app.core.screening import NEGATIVE, POSITIVE, Explanation, Prediction
 from app.core.numbers import probability_text, probability_with_percent, threshold_text
-from app.ui.result_widgets import ColourLegend, ProbabilityBar, ResultBadge
+from app.ui.result_widgets import ColourLegend, ElidedLabel, ProbabilityBar, ResultBadge
+from app.ui.scope_looks import look_of
 
 DISCLAIMER = "Research tool, not a medical device: do not use it to diagnose or treat anyone."
-NOT_ASSESSABLE = "Not assessable \u2014 outside the model's domain"
-PREDICTED = ""  # the explained-class choice "the predicted class" (the default)
-EXPLAIN_CHOICES = (("Predicted class (default)", PREDICTED), ("PNEUMONIA", POSITIVE), ("NORMAL", NEGATIVE))
+# Who the card's calibration was fitted on (the validation split of the training hospital's films).
+CALIBRATED_FOR = ("Calibrated on children aged 1\u20135 at one hospital; at another site see "
+                  "File \u2192 Site Calibration.")
+EXPLAIN_CHOICES = (("PNEUMONIA (default)", POSITIVE), ("NORMAL (on request)", NEGATIVE))
 
 
 def _small(label: QLabel, grey: bool = True) -> QLabel:
@@ -43,23 +48,34 @@ def _small(label: QLabel, grey: bool = True) -> QLabel:
     return label
 
 
+def other_warnings(p: Prediction) -> tuple[str, ...]:
+    """The warnings beside the scope's own reason (which is `warnings[0]` when not in scope)."""
+    return p.warnings if p.scope == IN_SCOPE else p.warnings[1:]
+
+
 def needs_caution(p: Prediction) -> bool:
-    """Outside the domain or with any warning: the answer is shown, but not as a finding."""
-    return not p.in_domain or bool(p.warnings)
+    """Not assessable, or with a warning other than "near the domain edge": shown, but not as a finding."""
+    return not p.in_domain or bool(other_warnings(p))
 
 
 def badge_of(p: Prediction) -> tuple[str, str]:
     """(badge kind, badge text) for a prediction."""
-    if not p.in_domain:
-        return "OUT_OF_DOMAIN", NOT_ASSESSABLE
-    if p.warnings:
-        return "CAUTION", f"{p.label} \u2014 with warnings"
-    return p.label, p.label
+    look = look_of(p.label, p.scope, bool(other_warnings(p)))
+    return look.kind, look.badge
+
+
+def decision_sentence(p: Prediction) -> str:
+    if p.scope == NOT_XRAY:
+        return "No probability is given: the model reads chest X-rays only."
+    if p.scope == OUTSIDE_POPULATION:
+        return "Not assessable for this population: do not rely on this probability."
+    relation = "at or above" if p.probability >= p.threshold else "below"
+    decision = f"{probability_text(p.probability)} is {relation} the threshold {threshold_text(p.threshold)} \u2192 {p.label}."
+    return decision[0].upper() + decision[1:]  # any warning is in the box just above
 
 
 def model_input_sentence(clahe: bool) -> str:
-    return (f"The model saw the image {'with' if clahe else 'without'} CLAHE, as it was trained; "
-            "the view settings do not change the result.")
+    return f"Model input {'with' if clahe else 'without'} CLAHE, as trained."
 
 
 class PredictionPanel(QWidget):
@@ -68,13 +84,12 @@ class PredictionPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumWidth(300)
+        self.setMinimumWidth(280)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
-        layout.setSpacing(6)
+        layout.setSpacing(4)
 
-        self.file_label = QLabel("No image open")
-        self.file_label.setWordWrap(True)
+        self.file_label = ElidedLabel("No image open")
         bold = self.file_label.font()
         bold.setBold(True)
         self.file_label.setFont(bold)
@@ -122,6 +137,10 @@ class PredictionPanel(QWidget):
         result.addWidget(self.probability_label)
         result.addWidget(self.bar)
         result.addWidget(self.decision_label)
+        self.calibration_label = _small(QLabel(CALIBRATED_FOR))
+        self.calibration_label.setToolTip("What the probability means: it is calibrated on the validation films of "
+                                          "the hospital the model was trained at, or on a site's own films")
+        result.addWidget(self.calibration_label)
         layout.addWidget(self.result_box)
 
         self.error_label = QLabel("")
@@ -133,7 +152,7 @@ class PredictionPanel(QWidget):
         layout.addWidget(self.error_label)
 
         self.model_input_label = _small(QLabel(""), grey=False)
-        self.view_label = _small(QLabel(""))
+        self.view_label = _small(QLabel(""))  # always shown, so toggling CLAHE never moves the panel
         layout.addWidget(self.model_input_label)
         layout.addWidget(self.view_label)
 
@@ -143,27 +162,33 @@ class PredictionPanel(QWidget):
         grid.setContentsMargins(8, 6, 8, 6)
         grid.setVerticalSpacing(4)
         self.gradcam_check = QCheckBox("Show heat map over the image")
+        self.gradcam_check.setToolTip("Colour the image where the evidence lies (Ctrl+G)")
         grid.addWidget(self.gradcam_check, 0, 0, 1, 3)
         explain_label = QLabel("E&xplain")
         grid.addWidget(explain_label, 1, 0)
         self.class_combo = QComboBox()
         for text, data in EXPLAIN_CHOICES:
             self.class_combo.addItem(text, data)
-        self.class_combo.setToolTip("Which class the heat map explains: where the evidence for it lies")
+        self.class_combo.setToolTip("Which class the heat map explains: evidence for PNEUMONIA (red scale, the "
+                                    "default for every image) or, on request, for NORMAL (green scale)")
         explain_label.setBuddy(self.class_combo)
         grid.addWidget(self.class_combo, 1, 1, 1, 2)
-        grid.addWidget(QLabel("Opacity"), 2, 0)
+        opacity_label = QLabel("&Opacity")
+        grid.addWidget(opacity_label, 2, 0)
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setSingleStep(5)
         self.opacity_slider.setPageStep(10)
         self.opacity_slider.setValue(40)
         self.opacity_slider.setAccessibleName("Heat map opacity")
+        self.opacity_slider.setToolTip("How strongly the heat map covers the image ([ and ] step it)")
+        opacity_label.setBuddy(self.opacity_slider)
         self.opacity_value = QLabel("40 %")
         self.opacity_value.setMinimumWidth(40)
         grid.addWidget(self.opacity_slider, 2, 1)
         grid.addWidget(self.opacity_value, 2, 2)
         self.legend = ColourLegend()
+        self.legend.setToolTip("The heat map's colour scale: clear below its floor, top colour at the reference")
         grid.addWidget(self.legend, 3, 0, 1, 3)
         self.gradcam_note = _small(QLabel(""))
         grid.addWidget(self.gradcam_note, 4, 0, 1, 3)
@@ -193,7 +218,7 @@ class PredictionPanel(QWidget):
 
     @property
     def explained_class(self) -> str:
-        """POSITIVE, NEGATIVE, or PREDICTED ("") for the predicted class."""
+        """POSITIVE (the default) or NEGATIVE."""
         return str(self.class_combo.currentData())
 
     def set_explained_class(self, name: str) -> None:
@@ -214,6 +239,8 @@ class PredictionPanel(QWidget):
         self.prediction = None
         self.badge.set_state("", "")
         self.result_box.hide()
+        for widget in (self.caption, self.probability_label, self.bar):
+            widget.show()
         self.warning_label.hide()
         self.error_label.hide()
         self.busy.hide()
@@ -259,7 +286,11 @@ class PredictionPanel(QWidget):
             self.warning_label.setText("\n".join(f"\u26a0 {w}" for w in p.warnings))
             self.warning_label.show()
         self.caption.setVisible(not caution)
-        if caution:
+        if p.scope == NOT_XRAY:  # no number at all: a photograph has no probability of pneumonia
+            for widget in (self.probability_label, self.bar):
+                widget.hide()
+        elif caution:
+            self.bar.setVisible(p.in_domain)  # not assessable: nothing to hold against the threshold
             self.probability_label.setFont(self._small_font)
             self.probability_label.setStyleSheet("color: palette(placeholder-text);")
             self.probability_label.setText(f"Probability of pneumonia {probability_with_percent(p.probability)}"
@@ -269,32 +300,34 @@ class PredictionPanel(QWidget):
             self.probability_label.setStyleSheet("")
             self.probability_label.setText(probability_with_percent(p.probability))
         self.bar.set_value(p.probability, p.threshold, "" if caution else p.label)
-        relation = "at or above" if p.probability >= p.threshold else "below"
-        decision = f"{probability_text(p.probability)} is {relation} the threshold {threshold_text(p.threshold)}"
-        if not p.in_domain:
-            decision = f"The model would say {p.label}: do not rely on this probability."
-        else:
-            decision += f" \u2192 {p.label}" + (", read the warnings above." if p.warnings else ".")
-        self.decision_label.setText(decision[0].upper() + decision[1:])
+        self.decision_label.setText(decision_sentence(p))
+        self.calibration_label.setVisible(p.scope != NOT_XRAY)
         self.result_box.show()
         self.model_input_label.setText(model_input_sentence(p.clahe))
         self.model_input_label.show()
-        predicted = " (the predicted class)" if self.explained_class == PREDICTED else ""
-        note = f"Explaining {explanation.explained_class}{predicted}. "
-        if explanation.explained_class == NEGATIVE:  # warm colours on a film read as a finding unless told
-            note += "Colours mark evidence for a normal film, not a finding. "
-        if explanation.empty:
-            note += "No region supports this class: the map is empty."
-        else:
-            note += scale_description(explanation.reference)
-        self.legend.set_top_label("reference" if explanation.reference else "image max")
-        self.gradcam_note.setText(note)
-        self.gradcam_note.show()
+        self.show_explanation_note(explanation)
         self.set_gradcam_enabled(True)
+
+    def show_explanation_note(self, explanation: Explanation) -> None:
+        normal = explanation.explained_class == NEGATIVE
+        note = ("Evidence for NORMAL, on request: not a finding." if normal
+                else "Evidence for PNEUMONIA, whatever the label.")
+        if explanation.empty:
+            note += " No region supports this class: the map is empty."
+        self.legend.set_scale(explanation.explained_class, "reference" if explanation.reference else "image max")
+        self.legend.setToolTip(scale_description(explanation.reference, explanation.explained_class))
+        self.gradcam_note.setText(note)
+        # the plain default needs no words: the legend and the caption on the image say it
+        self.gradcam_note.setVisible(normal or explanation.empty)
+
+    def set_site(self, description: str) -> None:
+        """`description`: the active site calibration (`SiteCalibration.describe()`), "" for the model card's."""
+        self.calibration_label.setText(f"Site calibration: {description}." if description else CALIBRATED_FOR)
 
     def note_heat_hidden(self) -> None:
         """Said when the window keeps the heat map off for a result that must not look like a finding."""
         self.gradcam_note.setText(self.gradcam_note.text() + " Off for this result: tick the box to see it.")
+        self.gradcam_note.show()
 
     def show_error(self, message: str, title: str = "Cannot analyse this file") -> None:
         self._reset()
@@ -308,8 +341,8 @@ class PredictionPanel(QWidget):
         self.show_error(message, "No prediction")
 
     def set_view_clahe(self, enabled: bool) -> None:
-        self.view_label.setText("View: CLAHE contrast enhancement, for your eyes only." if enabled else "")
-        self.view_label.setVisible(enabled)
+        self.view_label.setText("View: CLAHE, for your eyes only (never changes the result)." if enabled
+                                else "View: as loaded (never changes the result).")
 
     def set_model_text(self, text: str) -> None:
         self.model_label.setText(text)

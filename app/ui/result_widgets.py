@@ -1,4 +1,5 @@
-"""The result panel's drawn parts: the badge, the probability bar with its threshold, the colour legend."""
+"""The result panel's drawn parts: the badge, the probability bar with its threshold, the colour legend,
+and a label that elides a long file name in the middle (its start and its extension stay readable)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
-from app.core.heatmap_colour import colour_index
+from app.core.heatmap_colour import FLOOR, colour_index
 from app.ui.imaging import BADGE_STYLES, rgba_to_qimage, shape_icon
 from app.core.numbers import threshold_text
 
@@ -65,7 +66,7 @@ class ResultBadge(QFrame):
 class ProbabilityBar(QWidget):
     """0 to 1 scale with the probability filled in and the decision threshold marked and labelled."""
 
-    HEIGHT = 46
+    HEIGHT = 40
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,7 +95,7 @@ class ProbabilityBar(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
-        margin, top, height = 8.0, 11.0, 14.0
+        margin, top, height = 8.0, 10.0, 12.0
         width = self.width() - 2 * margin
         painter.setPen(QPen(palette.mid().color(), 1))
         painter.setBrush(palette.base())
@@ -124,12 +125,13 @@ class ProbabilityBar(QWidget):
 
 
 class ColourLegend(QWidget):
-    """The heat map's colours as drawn over a grey film (clear at no evidence), low to high."""
+    """The heat map's colours as drawn over a grey film, low to high, with the floor below which all is clear."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        ramp = colour_index(np.arange(256, dtype=np.uint8).reshape(1, 256))
-        self._bar = QPixmap.fromImage(rgba_to_qimage(ramp))
+        self._bars = {name: QPixmap.fromImage(rgba_to_qimage(colour_index(np.arange(256, dtype=np.uint8).reshape(1, 256), name)))
+                      for name in ("PNEUMONIA", "NORMAL")}
+        self.explained_class = "PNEUMONIA"
         self.top_label = "reference"
         self.setMinimumHeight(32)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -137,9 +139,9 @@ class ColourLegend(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(260, 32)
 
-    def set_top_label(self, text: str) -> None:
-        """What the top colour stands for: "reference" (a fixed scale) or "image max" (per image)."""
-        self.top_label = text
+    def set_scale(self, explained_class: str, top_label: str) -> None:
+        """The class's colour scale; `top_label` "reference" (a fixed scale) or "image max" (per image)."""
+        self.explained_class, self.top_label = explained_class, top_label
         self.update()
 
     def paintEvent(self, event) -> None:  # noqa: ANN001
@@ -148,14 +150,42 @@ class ColourLegend(QWidget):
         bar = QRectF(margin, 2, self.width() - 2 * margin, 12)
         painter.fillRect(bar, QColor(119, 119, 119))  # a mid-grey film, so the clear low end shows as clear
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawPixmap(bar, self._bar, QRectF(self._bar.rect()))
+        pixmap = self._bars.get(self.explained_class, self._bars["PNEUMONIA"])
+        painter.drawPixmap(bar, pixmap, QRectF(pixmap.rect()))
         painter.setPen(QPen(self.palette().mid().color(), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(bar)
+        floor = bar.left() + bar.width() * FLOOR
+        painter.setPen(QPen(self.palette().windowText().color(), 1))
+        painter.drawLine(QPointF(floor, bar.top()), QPointF(floor, bar.bottom() + 3))
         painter.setFont(_smaller(self.font()))
-        painter.setPen(self.palette().windowText().color())
         below = QRectF(margin, 15, bar.width(), 16)
-        painter.drawText(below, int(Qt.AlignmentFlag.AlignLeft), "none")
-        painter.drawText(below, int(Qt.AlignmentFlag.AlignHCenter), "evidence")
+        painter.drawText(below, int(Qt.AlignmentFlag.AlignLeft), "clear")
+        painter.drawText(below, int(Qt.AlignmentFlag.AlignHCenter),
+                         "evidence for " + self.explained_class.lower())
         painter.drawText(below, int(Qt.AlignmentFlag.AlignRight), self.top_label)
         painter.end()
+
+
+class ElidedLabel(QLabel):
+    """One line; a text too long for the width loses its middle ("PNEUMONIA/person1…_bacteria_12.jpeg")."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        self._full = text
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def _elide(self) -> None:
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, max(20, self.width())))
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001
+        super().resizeEvent(event)
+        self._elide()

@@ -36,13 +36,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.image_io import is_image_path
 from app.core.scan import DEFAULT_BATCH_SIZE, ScanRequest, default_scan_csv
+from app.core.scan_listing import list_images
 from app.core.scan_loop import ScanUpdate
 from app.core.scan_row import ScanRow
-from app.core.screening import POSITIVE
+from app.core.scope import IN_SCOPE, NEAR_EDGE, NOT_XRAY, OUTSIDE_POPULATION
 from app.ui.engine import Engine, ScanEnd, ScanJob
 from app.ui.imaging import BADGE_STYLES
 from app.core.numbers import probability_text
+from app.ui.scope_looks import Look, flagged, look_of
 
 COLUMNS = ("File", "Probability", "Result", "Status", "Details")
 # The CLI's --clahe model|on|off: forcing CLAHE against the model card adds a warning to every row.
@@ -50,11 +53,28 @@ CLAHE_CHOICES = {"CLAHE as trained": None, "CLAHE on": True, "CLAHE off": False}
 STATUS_MARK = {"ok": "\u2713 ok", "warning": "\u26a0 warning", "error": "\u00d7 error"}
 
 
-def row_label(row: ScanRow) -> str:
-    """What the table shows as the result (the CSV keeps the raw prediction and in_domain)."""
+def row_scope(row: ScanRow) -> str:
+    """The row's scope; a row without one (a model without a scope check) is in scope, unless an older
+    CSV marks it outside the domain, which then was the one "not a chest X-ray" state."""
+    return row.scope or (NOT_XRAY if row.in_domain is False else IN_SCOPE)
+
+
+def row_look(row: ScanRow) -> Look | None:
+    """How the table shows the result (the CSV keeps the raw prediction and scope); None for an error row."""
     if row.status == "error":
-        return ""
-    return row.display_label
+        return None
+    scope = row_scope(row)
+    return look_of(row.prediction, scope, len(row.warnings) > (0 if scope == IN_SCOPE else 1))
+
+
+def subfolders_with_images(folder: Path) -> int:
+    """How many images lie in sub-folders of `folder` when it holds none itself (0 otherwise)."""
+    try:
+        if any(is_image_path(p) and p.is_file() for p in folder.iterdir()):
+            return 0
+        return len(list_images(folder, recursive=True))
+    except OSError:
+        return 0
 
 
 class ScanResultsModel(QAbstractTableModel):
@@ -83,8 +103,8 @@ class ScanResultsModel(QAbstractTableModel):
             if column == 1:
                 return "" if row.probability is None else probability_text(row.probability)
             if column == 2:
-                label = row_label(row)
-                return {"PNEUMONIA": "\u25b2 PNEUMONIA", "NORMAL": "\u25cf NORMAL"}.get(label, label and "? not assessable")
+                look = row_look(row)
+                return look.cell if look else ""
             if column == 3:
                 return STATUS_MARK.get(row.status, row.status)
             if column == 4:
@@ -96,10 +116,9 @@ class ScanResultsModel(QAbstractTableModel):
                 return {"error": 0, "warning": 1, "ok": 2}.get(row.status, 3)
             return self.data(index, Qt.ItemDataRole.DisplayRole)
         elif role == Qt.ItemDataRole.ForegroundRole and column == 2:
-            label = row_label(row)
-            key = "OUT_OF_DOMAIN" if row.in_domain is False else label
-            if key in BADGE_STYLES:
-                return QBrush(QColor(BADGE_STYLES[key][0]))
+            look = row_look(row)
+            if look is not None and look.kind in BADGE_STYLES:
+                return QBrush(QColor(BADGE_STYLES[look.kind][0]))
         elif role == Qt.ItemDataRole.ToolTipRole:
             return row.error or row.warning or row.path
         elif role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
@@ -126,10 +145,25 @@ RESUME, REPLACE = "resume", "replace"  # what to do with an existing results fil
 # What the "Show" box can narrow the table to: a name and a test of one row.
 ROW_FILTERS: dict[str, Callable[[ScanRow], bool]] = {
     "All results": lambda row: True,
-    "Flagged PNEUMONIA": lambda row: row.status != "error" and row.prediction == POSITIVE,
+    "Flagged PNEUMONIA": lambda row: row.status != "error" and flagged(row.prediction, row_scope(row)),
+    "Not assessable": lambda row: row.status != "error" and row_scope(row) in (NOT_XRAY, OUTSIDE_POPULATION),
     "With warnings": lambda row: row.status == "warning",
     "Errors": lambda row: row.status == "error",
 }
+
+
+def summary_counts(rows: list[ScanRow]) -> str:
+    """The counts the summary line gives, from the same looks the table shows."""
+    errors = sum(r.status == "error" for r in rows)
+    scopes = [row_scope(r) for r in rows if r.status != "error"]
+    not_xray, outside, near = (scopes.count(s) for s in (NOT_XRAY, OUTSIDE_POPULATION, NEAR_EDGE))
+    text = (f"{len(scopes)} scored, {sum(map(ROW_FILTERS['Flagged PNEUMONIA'], rows))} flagged PNEUMONIA"
+            + (f" ({near} near the domain edge, label kept)" if near else "")
+            + f", {sum(map(ROW_FILTERS['With warnings'], rows))} with warnings")
+    if not_xray or outside:
+        text += (f"; {not_xray + outside} not assessable, never counted as flagged ({outside} outside the "
+                 f"model's population, {not_xray} not a chest X-ray)")
+    return text + f"; {errors} error{'s' if errors != 1 else ''} (not scored)"
 
 
 class ScanResultsFilter(QSortFilterProxyModel):
@@ -171,30 +205,37 @@ class ScanPanel(QWidget):
 
         self.folder_edit = QLineEdit()
         self.folder_edit.setPlaceholderText("Folder of X-rays to scan")
-        self.folder_button = QPushButton("Choose\u2026")
+        self.folder_edit.setToolTip("The folder whose images are scanned (drop a folder on the window to fill it in)")
+        self.folder_button = QPushButton("C&hoose\u2026")
+        self.folder_button.setToolTip("Choose the folder to scan")
         self.csv_edit = QLineEdit()
         self.csv_edit.setPlaceholderText("Results CSV (default: FOLDER_pneumoscan.csv beside the folder)")
-        self.csv_button = QPushButton("Save as\u2026")
-        self.recursive_check = QCheckBox("Include sub-folders")
+        self.csv_edit.setToolTip("Where the results are written, one row per file (an existing file can be resumed)")
+        self.csv_button = QPushButton("Save &as\u2026")
+        self.csv_button.setToolTip("Choose where the results CSV is written")
+        self.recursive_check = QCheckBox("Include s&ub-folders")
+        self.recursive_check.setToolTip("Scan the images in every sub-folder too (pneumoscan-cli scan --recursive)")
         self.clahe_combo = QComboBox()
         self.clahe_combo.addItems(list(CLAHE_CHOICES))
         self.clahe_combo.setToolTip("The model's input: as the model card says (as trained), or CLAHE forced on or off "
                                     "(pneumoscan-cli scan --clahe model|on|off); a forced choice warns on every row")
         self.start_button = QPushButton("Start scan")
         self.start_button.setDefault(True)
+        self.start_button.setToolTip("Scan the folder into the CSV (F5)")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop after the current batch; the CSV keeps every finished row (Shift+F5)")
         self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.progress.setTextVisible(False)  # shown once a scan runs
+        self.progress.setTextVisible(False)  # the count is the label beside it, never over the bar's fill
         self.progress_label = QLabel("")
         self.summary_label = QLabel("")
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.open_csv_button = QPushButton("Open CSV")
         self.open_csv_button.setEnabled(False)
+        self.open_csv_button.setToolTip("Open the results CSV in the program the system uses for CSV files")
 
         self.model = ScanResultsModel(self)
         self.proxy = ScanResultsFilter(self)
@@ -212,16 +253,20 @@ class ScanPanel(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
-        # File and Details share what the fixed columns leave, so no column is cut off on a laptop
+        self.table.setToolTip("Click a row (or move to it with the arrow keys) to open its image")
+        # File takes what the columns sized to their content leave; Details (mostly empty) stays narrow,
+        # its full text in the tooltip, so the file names are not cut to "PNEUMONIA/..." on a laptop
         header = self.table.horizontalHeader()
         metrics = self.table.fontMetrics()
-        for column, widest in ((1, "Probability"), (2, "\u25b2 PNEUMONIA"), (3, "\u26a0 warning")):
+        widest = {1: ("Probability",), 2: ("\u25b2 PNEUMONIA \u00b7 near edge", "\u2205 not a chest X-ray"),
+                  3: ("\u26a0 warning",), 4: ("Details",)}
+        for column, texts in widest.items():
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(column, max(metrics.horizontalAdvance(widest),
-                                             metrics.horizontalAdvance("? not assessable") if column == 2 else 0) + 24)
-        for column in (0, 4):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+            header.resizeSection(column, max(metrics.horizontalAdvance(t) for t in texts) + 24)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)  # a wrapped "PNEUMONIA/" line would hide the name: one line, elided in the middle
 
         form = QGridLayout()
         form.addWidget(QLabel("Folder"), 0, 0)
@@ -282,6 +327,22 @@ class ScanPanel(QWidget):
             self.set_folder(Path(folder))
 
     # --- inputs --------------------------------------------------------------------------------
+    def ask_include_subfolders(self, folder: Path, count: int) -> bool:
+        """Asked when `folder` holds no image itself but its sub-folders hold `count`. Tests replace this method."""
+        answer = QMessageBox.question(
+            self, "Include sub-folders?",
+            f"{folder.name} holds no images itself, but its sub-folders hold {count}.\n\nInclude the sub-folders in the scan?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def offer_subfolders(self, folder: Path) -> None:
+        """A folder of class sub-folders with "Include sub-folders" off would scan nothing: offer to include them."""
+        if self.recursive_check.isChecked():
+            return
+        count = subfolders_with_images(Path(folder))
+        if count and self.ask_include_subfolders(Path(folder), count):
+            self.recursive_check.setChecked(True)
+
     def set_folder(self, folder: Path, csv: Path | None = None) -> None:
         self.folder_edit.setText(str(folder))
         if csv is not None:
@@ -300,6 +361,7 @@ class ScanPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Choose a folder of X-rays to scan", start)
         if folder:
             self.set_folder(Path(folder))
+            self.offer_subfolders(Path(folder))
 
     def choose_csv(self) -> None:
         start = self.csv_edit.text() or str(Path.home() / "pneumoscan.csv")
@@ -352,7 +414,6 @@ class ScanPanel(QWidget):
         self._resumed = 0
         self.last_end = None
         self.model.clear()
-        self.progress.setTextVisible(True)
         self.progress.setRange(0, 0)  # busy until the first batch says how many files there are
         self.progress_label.setText("Starting\u2026" if self.engine.ready else "Waiting for the model\u2026")
         self.summary_label.setText(f"Writing {csv}")
@@ -394,25 +455,24 @@ class ScanPanel(QWidget):
         self.last_end = end
         self._set_running(False)
         rows = self.model.rows
-        flagged, warnings, errors = (sum(map(ROW_FILTERS[name], rows))
-                                     for name in ("Flagged PNEUMONIA", "With warnings", "Errors"))
-        outside = sum(r.in_domain is False for r in rows)
-        scored = len(rows) - errors
         self.progress.setRange(0, max(1, end.total))
         self.progress.setValue(end.done)
         rate = end.done / end.elapsed_s if end.elapsed_s > 0 else 0.0
-        self.progress_label.setText(f"{end.done} / {end.total} images \u00b7 {rate:.1f} images/s")
+        self.progress_label.setText(f"Cancelled at {end.done} / {end.total}" if end.cancelled
+                                    else f"{end.done} / {end.total} images \u00b7 {rate:.1f} images/s")
+        self.summary_label.setStyleSheet("color: #8a5a00;" if end.cancelled else "")  # stopped, not running
         if end.cancelled and end.total == 0:
             text = "Cancelled before the first batch: no image was scanned"
             self.summary_label.setText(f"{text}; {end.job.out_csv} was not written.")
+        elif end.total == 0 and not self.recursive_check.isChecked() and subfolders_with_images(self._scanned_folder):
+            text = "No images in this folder itself; its sub-folders hold some: tick \u201cInclude sub-folders\u201d"
+            self.summary_label.setText(f"{text} and scan again.")
         else:
             head = (f"Cancelled after {end.done} of {end.total} files" if end.cancelled
                     else f"Done: {len(rows)} files")
             if self._resumed:
                 head += f" ({self._resumed} kept from the earlier scan)"
-            text = (f"{head}: {scored} scored, {flagged} flagged PNEUMONIA, {warnings} with warnings"
-                    + (f" ({outside} not assessable)" if outside else "")
-                    + f", {errors} error{'s' if errors != 1 else ''} (not scored)")
+            text = f"{head}: {summary_counts(rows)}"
             self.summary_label.setText(f"{text}. Results: {end.job.out_csv}")
         self.open_csv_button.setEnabled(end.job.out_csv.exists())
         self.status_message.emit(text)

@@ -67,9 +67,10 @@ class Session:
         return True
 
     def fail_load(self, request: int) -> bool:
+        """True if `request` is the newest load; a result still on its way for the file is dropped."""
         if request != self.load_request:
             return False
-        self.loading, self.image = False, None
+        self.loading, self.image, self.explain_request, self.explanation = False, None, None, None
         return True
 
     def begin_explain(self, request: int) -> None:

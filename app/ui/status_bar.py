@@ -22,4 +22,5 @@ class WindowStatusBar(QStatusBar):
         self.addPermanentWidget(self.model_status)
 
     def show_zoom(self, zoom: float) -> None:
-        self.zoom_label.setText(f"Zoom {zoom * 100:.0f} %")
+        """0: no image on screen, so no zoom (not the last file's)."""
+        self.zoom_label.setText(f"Zoom {zoom * 100:.0f} %" if zoom > 0 else "")

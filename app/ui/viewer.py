@@ -3,14 +3,18 @@ right-drag for window/level (the window applies it: see `app.ui.levels`).
 
 It shows two layers: the grayscale image and, above it, the coloured heat map at an opacity. Qt blends
 them while painting, at screen resolution, so the opacity slider costs nothing per step; `composite()`
-renders the same blend at full resolution (what `overlay` in the engine computes).
+renders the same blend at full resolution (what `overlay` in the engine computes). Text in the corners
+(identity, window/level, the heat map's caption: `app.ui.annotations`) is painted over the viewport;
+a highlight frame shows when the view has the keyboard focus (the arrow keys then pan a zoomed image).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPixmap, QWheelEvent
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+
+from app.ui.annotations import Annotations, paint_annotations
 
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 STEP = 1.25
@@ -40,10 +44,13 @@ class ImageViewer(QGraphicsView):
         self._message = HINT
         self._transient_key: int | None = None  # a window/level layer: one at a time, not cached
         self._drag_from: QPoint | None = None
+        self.annotations = Annotations()
         self.setMinimumSize(MIN_IMAGE_AREA)
         self.setBackgroundBrush(QColor("#1e1e1e"))
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        # the corner texts are drawn in viewport coordinates: a scrolled (blitted) viewport would smear them
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zoom_by anchors itself
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
@@ -93,18 +100,26 @@ class ImageViewer(QGraphicsView):
         self.viewport().update()
 
     def set_overlay(self, heat: QImage | None, opacity: float) -> None:
-        """Blend `heat` (same size as the image) over it at `opacity`; None hides the overlay."""
+        """Blend `heat` (the image's geometry, at its size or smaller) over it at `opacity`; None hides it."""
         if self._heat is not None and heat is not None and heat.cacheKey() != self._heat.cacheKey():
             self._pixmaps.pop(self._heat.cacheKey(), None)  # a new explanation replaces the old map
         self._heat = heat
         if heat is not None:
             self._heat_item.setPixmap(self._pixmap(heat))
+            if self._image is not None:  # a reduced layer is stretched over the whole image
+                self._heat_item.setTransform(QTransform.fromScale(self._image.width() / heat.width(),
+                                                                  self._image.height() / heat.height()))
             self._heat_item.setOpacity(min(1.0, max(0.0, opacity)))
         self._heat_item.setVisible(heat is not None)
         self.viewport().update()
 
-    def composite(self) -> QImage | None:
-        """The layers as shown, blended at full resolution (RGB)."""
+    def set_annotations(self, annotations: Annotations) -> None:
+        if annotations != self.annotations:
+            self.annotations = annotations
+            self.viewport().update()
+
+    def composite(self, annotations: Annotations | None = None) -> QImage | None:
+        """The layers as shown, blended at full resolution (RGB); `annotations` drawn in, if given."""
         if self._image is None:
             return None
         result = QImage(self._image.size(), QImage.Format.Format_RGB32)
@@ -112,7 +127,11 @@ class ImageViewer(QGraphicsView):
         painter.drawImage(0, 0, self._image)
         if self._heat is not None:
             painter.setOpacity(self._heat_item.opacity())
-            painter.drawImage(0, 0, self._heat)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(QRectF(result.rect()), self._heat)
+        if annotations is not None:
+            painter.setOpacity(1.0)
+            paint_annotations(painter, result.rect(), annotations, max(12, result.height() // 60))
         painter.end()
         return result
 
@@ -123,8 +142,11 @@ class ImageViewer(QGraphicsView):
         self._item.setVisible(False)
         self._heat_item.setVisible(False)
         self._message = message
+        self.annotations = Annotations()
         self._scene.setSceneRect(QRectF(0, 0, 1, 1))  # no scroll bars left from the last image
         self.resetTransform()
+        self._fit = True
+        self.zoom_changed.emit(0.0)  # no image: no zoom to show
         self.viewport().update()
 
     # --- zoom ----------------------------------------------------------------------------------
@@ -212,9 +234,25 @@ class ImageViewer(QGraphicsView):
             self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
             self.zoom_changed.emit(self.zoom())
 
+    def focusInEvent(self, event) -> None:  # noqa: ANN001
+        super().focusInEvent(event)
+        self.viewport().update()  # the focus frame
+
+    def focusOutEvent(self, event) -> None:  # noqa: ANN001
+        super().focusOutEvent(event)
+        self.viewport().update()
+
     def paintEvent(self, event) -> None:  # noqa: ANN001
         super().paintEvent(event)
-        if self.has_image() or not self._message:
+        if self.has_image():
+            painter = QPainter(self.viewport())
+            paint_annotations(painter, self.viewport().rect(), self.annotations, max(11, self.fontMetrics().height() - 2))
+            if self.hasFocus():
+                painter.setPen(QPen(self.palette().highlight().color(), 3))
+                painter.drawRect(self.viewport().rect().adjusted(1, 1, -2, -2))
+            painter.end()
+            return
+        if not self._message:
             return
         painter = QPainter(self.viewport())
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)

@@ -12,12 +12,13 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QImage
-from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from app import __version__
 from app.core.image_io import IMAGE_SUFFIXES, LoadedImage
 from app.core.preprocessing import PreprocessConfig
 from app.core.resources import default_model_path
+from app.core.scope import NOT_XRAY
 from app.core.screening import Explanation
 from app.ui.about import AboutDialog
 from app.ui.actions import WindowCommands
@@ -28,16 +29,18 @@ from app.ui.export import ViewExporter, describe_view, export_name
 from app.ui.imaging import ImageViews, clahe_settings
 from app.ui.model_start import ModelStart
 from app.core.numbers import probability_text, threshold_text
-from app.ui.panel import PredictionPanel, needs_caution
+from app.ui.panel import PredictionPanel, badge_of, needs_caution
 from app.ui.recent import RecentFilesMenu
 from app.ui.scan_panel import ScanPanel
 from app.ui.session import Session
+from app.ui.shortcuts import ShortcutsDialog, shortcut_rows
 from app.ui.status_bar import WindowStatusBar
 from app.ui.view_controls import ViewControls
 from app.ui.viewer import ImageViewer
 
 ORGANISATION = APPLICATION = "PneumoScan"
 FILE_FILTER = ("X-ray images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)")
+SITE_KEY = "model/site"  # the site calibration file in force, remembered across sessions
 
 
 def default_settings() -> QSettings:
@@ -62,6 +65,7 @@ class MainWindow(QMainWindow):
         self.session = Session()
         self.views: ImageViews | None = None  # the image's plain and CLAHE layers
         self.heat: QImage | None = None  # the explanation's coloured heat map layer
+        self._explain_error: str | None = None  # an engine failure that waits for the image's own load result
         self.view_controls = ViewControls(self)
         self._shut_down = False
 
@@ -88,7 +92,8 @@ class MainWindow(QMainWindow):
         self.panel.set_model_text("Loading model\u2026")
         self.status_bar.model_status.setText("Loading model\u2026")
         self._update_busy()
-        self.engine.load(screener if screener is not None else self.model_path, defer=True)
+        self.engine.load(screener if screener is not None else self.model_path, defer=True,
+                         site=self.settings.value(SITE_KEY, "", type=str))
         self.model_start = ModelStart(self.engine, self.viewer.viewport(), self)  # loads once the window has painted
 
     # --- what is shown ---------------------------------------------------------------------------
@@ -121,6 +126,8 @@ class MainWindow(QMainWindow):
         self.exporter.failed.connect(self._on_export_failed)
         self.engine.model_loaded.connect(self._on_model_loaded)
         self.engine.model_failed.connect(self._on_model_failed)
+        self.engine.site_changed.connect(self._on_site_changed)
+        self.engine.site_failed.connect(self._on_site_failed)
         self.engine.explained.connect(self._on_explained)
         self.engine.explain_failed.connect(self._on_explain_failed)
         self.viewer.zoom_changed.connect(self.status_bar.show_zoom)
@@ -132,6 +139,7 @@ class MainWindow(QMainWindow):
         self.panel.explained_class_changed.connect(self._on_explained_class)
         self.scan_panel.open_requested.connect(self.open_paths)
         self.scan_panel.running_changed.connect(lambda _r: self._update_busy())
+        self.scan_panel.running_changed.connect(self._on_scan_running)
         self.scan_panel.status_message.connect(lambda m: self.statusBar().showMessage(m, 15000))
 
     # --- settings ------------------------------------------------------------------------------
@@ -188,6 +196,7 @@ class MainWindow(QMainWindow):
         """Show the scan panel ready to scan `folder`; the user checks the CSV and presses Start."""
         if not self.scan_panel.running:
             self.scan_panel.set_folder(Path(folder))
+            self.scan_panel.offer_subfolders(Path(folder))
         self.scan_dock.show()
         self.scan_dock.raise_()
         self.scan_panel.start_button.setFocus()
@@ -233,6 +242,7 @@ class MainWindow(QMainWindow):
         self._update_navigation()
         request = self.session.begin_load()
         self.views, self.heat = None, None
+        self.view_controls.new_image()
         self.view_controls.restore_held_heat()
         self.commands.export.setEnabled(False)
         self.setWindowTitle(f"{path.name} \u2014 PneumoScan")
@@ -240,6 +250,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opening {path}\u2026")
         self.settings.setValue("paths/last_folder", str(path.parent))
         self.loader.load(request, path, self._view_config())
+        self._explain_error = None
+        self._request_explanation()  # now: the engine reads its copy while the loader decodes the picture
         self._update_busy()
 
     def _view_config(self) -> PreprocessConfig:
@@ -250,7 +262,6 @@ class MainWindow(QMainWindow):
         if not self.session.finish_load(request, views.image):
             return  # the user has moved on
         self.views = views
-        self._request_explanation()  # first: the engine thread works while this thread paints the image
         self.settings.setValue("paths/last_file", path)
         self.recent_menu.add(Path(path))
         self.panel.show_image_info(Path(path), views.image.width, views.image.height, views.image.source_format,
@@ -260,6 +271,11 @@ class MainWindow(QMainWindow):
         focus = QApplication.focusWidget()
         if focus is None or not self.scan_dock.isAncestorOf(focus):  # keep the keyboard in the scan table
             self.viewer.setFocus()
+        if self._explain_error is not None:  # the picture opened, the model could not score it
+            self._show_explain_failure(self._explain_error)
+        elif self.session.explanation is not None:  # the result came first: it is on screen only now
+            self.prediction_shown.emit(self.prediction)
+        self._update_busy()
 
     def _on_image_failed(self, request: int, path: str, message: str) -> None:
         if not self.session.fail_load(request):
@@ -274,7 +290,8 @@ class MainWindow(QMainWindow):
 
     # --- prediction ----------------------------------------------------------------------------
     def _request_explanation(self) -> None:
-        if self.image is None:
+        """Ask for the current file's result; the image need not be decoded yet (the engine reads its own copy)."""
+        if self.current_path is None:
             return
         if self.engine.error is not None:
             self._show_no_prediction(f"The model is not available: {self.engine.error}")
@@ -284,7 +301,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"Analysing {self.current_path.name if self.current_path else ''}\u2026"
             + (" (between scan batches)" if self.scan_panel.running else ""))
-        self.session.begin_explain(self.engine.explain(self.current_path, self.image, self.panel.explained_class))
+        self.session.begin_explain(self.engine.explain(self.current_path, self.image, self.panel.explained_class,
+                                                       self.session.load_request))
         self._update_busy()
 
     def _on_explained(self, request: int, explanation: Explanation, heat: QImage) -> None:
@@ -301,15 +319,25 @@ class MainWindow(QMainWindow):
             self.panel.note_heat_hidden()  # still held: the new panel says so again
         self.view_controls.refresh()
         name = self.current_path.name if self.current_path else ""
-        self.statusBar().showMessage(
-            f"{name}: {p.display_label} \u00b7 probability of pneumonia {probability_text(p.probability)} "
-            f"(threshold {threshold_text(p.threshold)})" + (f" \u00b7 {len(p.warnings)} warning(s)" if p.warnings else ""))
+        number = "" if p.scope == NOT_XRAY else (
+            f" \u00b7 probability of pneumonia {probability_text(p.probability)} (threshold {threshold_text(p.threshold)})"
+            if p.in_domain else f" \u00b7 probability {probability_text(p.probability)}, not reliable")
+        self.statusBar().showMessage(f"{name}: {badge_of(p)[1]}{number}"
+                                     + (f" \u00b7 {len(p.warnings)} warning(s)" if p.warnings else ""))
         self._update_busy()
-        self.prediction_shown.emit(p)
+        if self.views is not None:  # else once the picture is on screen too (`_on_image_loaded`)
+            self.prediction_shown.emit(p)
 
     def _on_explain_failed(self, request: int, message: str) -> None:
         if not self.session.finish_explain(request):
             return
+        if self.session.loading:  # the picture's own load says first whether the file opens at all
+            self._explain_error = message
+            return
+        self._show_explain_failure(message)
+
+    def _show_explain_failure(self, message: str) -> None:
+        self._explain_error = None
         self._show_no_prediction(message)
         self.statusBar().showMessage(f"No prediction: {message}")
         self._update_busy()
@@ -320,15 +348,14 @@ class MainWindow(QMainWindow):
         self.commands.gradcam.setEnabled(False)
 
     def _on_explained_class(self, name: str) -> None:
-        self.settings.setValue("view/explain", name)
         self.commands.show_explained_class(name)
-        if self.image is not None and self.engine.error is None:
+        if self.current_path is not None and self.engine.error is None:
             self._request_explanation()
 
     # --- model ---------------------------------------------------------------------------------
     def _on_model_loaded(self, card: Any) -> None:
         self.status_bar.model_status.setText(f"Model {card.version} ready")
-        self.panel.set_model_text(f"Model: {card.name} {card.version} \u00b7 threshold {threshold_text(card.threshold)}")
+        self.panel.set_model_text(f"Model {card.version} \u00b7 threshold {threshold_text(card.threshold)}")
         if self.session.explain_request is not None:
             self.panel.show_analysing(True)
         if self.views is not None and self.views.clahe_settings != clahe_settings(card.preprocessing):
@@ -349,7 +376,61 @@ class MainWindow(QMainWindow):
         self.error_shown.emit(message)
 
     def show_about(self) -> None:
-        AboutDialog(self.engine.card, self.engine.error, str(self.model_path), self).exec()
+        card = self.engine.card
+        runs = str(self.model_path)
+        if card is not None and card.onnx.get("file") and (self.model_path.parent / str(card.onnx["file"])).is_file():
+            runs = str(self.model_path.parent / str(card.onnx["file"]))  # the file ONNX Runtime runs, not the .keras
+        AboutDialog(card, self.engine.error, str(self.model_path), self, self.engine.site_description, runs).exec()
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(shortcut_rows([self]), self).exec()
+
+    # --- site calibration ----------------------------------------------------------------------
+    def choose_site(self) -> None:
+        start = self.engine.site or self.last_folder
+        name, _ = QFileDialog.getOpenFileName(self, "Choose a site calibration", start,
+                                              "Site calibration (*.json);;All files (*)")
+        if name:
+            self.set_site(name)
+
+    def set_site(self, path: str) -> None:
+        """Reopen the model with the site calibration `path` ("" for none) on the engine thread."""
+        self.statusBar().showMessage("Applying the site calibration\u2026" if path else "Clearing the site calibration\u2026")
+        self.engine.set_site(path)
+
+    def clear_site(self) -> None:
+        self.set_site("")
+
+    def _on_site_changed(self, path: str, description: str) -> None:
+        if path:
+            self.settings.setValue(SITE_KEY, path)
+        else:
+            self.settings.remove(SITE_KEY)
+        self.panel.set_site(description)
+        self.commands.clear_site.setEnabled(bool(path))
+        self.statusBar().showMessage(f"Site calibration: {description}." if description
+                                     else "No site calibration: the model card's calibration is in force.", 15000)
+        self.session.explanation = None  # the panel's numbers are the old calibration's
+        self._request_explanation()
+
+    def _on_site_failed(self, path: str, message: str) -> None:
+        if not self.engine.site and self.settings.value(SITE_KEY, "", type=str) == path:
+            self.settings.remove(SITE_KEY)  # the remembered file is refused now: do not try it at every start
+        self.statusBar().showMessage(f"Site calibration refused: {message}", 15000)
+        self.show_site_problem(message)
+
+    def show_site_problem(self, message: str) -> None:
+        """Say why a site file was refused (tests replace this method)."""
+        kept = (f"The site calibration in force is unchanged: {self.engine.site_description}." if self.engine.site
+                else "The model card's calibration stays in force.")
+        QMessageBox.warning(self, "Site calibration refused", f"{message}\n\n{kept}")
+
+    def _on_scan_running(self, running: bool) -> None:
+        """A scan keeps one screener to its end: the calibration cannot change under it."""
+        self.commands.start_scan.setEnabled(not running)
+        self.commands.cancel_scan.setEnabled(running)
+        self.commands.site.setEnabled(not running)
+        self.commands.clear_site.setEnabled(not running and bool(self.engine.site))
 
     # --- export --------------------------------------------------------------------------------
     def choose_export_path(self) -> None:
@@ -363,7 +444,8 @@ class MainWindow(QMainWindow):
 
     def export_view(self, path: Path) -> None:
         """Write the view as shown, at full resolution, on the exporter's thread."""
-        composite = self.viewer.composite()
+        annotations = self.view_controls.annotations(for_export=True)
+        composite = self.viewer.composite(annotations if annotations.lines() else None)
         if composite is None or self.current_path is None:
             return
         heat_shown = self.viewer.heat is not None

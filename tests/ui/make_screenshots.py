@@ -1,15 +1,20 @@
 """Take the README screenshots with the real app (not a test; run it under a display, e.g. Xvfb):
 
-    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python tests/ui/make_screenshots.py [--model PATH]
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python tests/ui/make_screenshots.py [--model PATH] [--shared DIR]
 
-Writes docs/screenshots/normal_gradcam.png, pneumonia_gradcam.png, out_of_domain.png and scan_view.png
-(a recursive scan of the shared originals), all at 1280 x 720, a laptop screen, with the heat map
-explaining the predicted class (the default). Uses throw-away settings, so the user's own are untouched.
+Writes docs/screenshots/STATE.png at 1280 x 720 and STATE_1024.png at 1024 x 640 (laptop screens) for
+each state a reader meets: a NORMAL film (clear: the default map is the evidence for pneumonia), a
+PNEUMONIA film with its evidence, the NORMAL explanation on request, not a chest X-ray (a photograph),
+outside the model's population (an adult's film), near the domain edge, a DICOM with the identity
+overlay, and a recursive scan of the shared originals. Today's bundled model gives only "in scope" and
+"not a chest X-ray", so the two middle states are the engine's own wording put on a real film (the
+panel is what is shown, not the scope check). Uses throw-away settings, so the user's own are untouched.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -19,6 +24,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SIZES = {"": (1280, 720), "_1024": (1024, 640)}
+FORCED = {  # scope -> the warning the scope check gives (app/core/scope.py)
+    "outside the model's population": "Outside the model's population: this chest X-ray looks like an adult's or another "
+    "hospital's (population score 2.31 > cut-off 0.00). The model was trained on children aged 1-5 from one "
+    "hospital; its answer is not reliable here.",
+    "near the domain edge": "Near the edge of the model's domain (domain score 76.4, cut-off 75.4): the result stands, "
+    "but read it with extra care.",
+}
 
 
 def wait(app, condition, timeout: float = 300.0) -> None:  # noqa: ANN001
@@ -33,13 +47,35 @@ def wait(app, condition, timeout: float = 300.0) -> None:  # noqa: ANN001
         time.sleep(0.01)
 
 
+def identity_dicom(source: Path, folder: Path) -> Path:
+    """A real film wrapped in a DICOM with (invented) patient and study data."""
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    from app.core.image_io import load_image
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.SOPClassUID, ds.SOPInstanceUID = SecondaryCaptureImageStorage, ds.file_meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.PatientName, ds.PatientID = "DX", "Example^Mia", "PS-000417"
+    ds.PatientAge, ds.PatientSex, ds.StudyDate, ds.ViewPosition = "004Y", "F", "20261128", "AP"
+    ds.set_pixel_data(np.ascontiguousarray(load_image(source).pixels), "MONOCHROME2", 8)
+    path = folder / "example_mia_ap.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
-    parser.add_argument("--originals", type=Path, default=REPO.parent / "shared" / "data" / "originals")
+    parser.add_argument("--shared", type=Path, default=Path(os.environ.get("PNEUMOSCAN_SHARED", REPO.parent / "shared")))
     args = parser.parse_args()
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
     from app.core.resources import resource_path
@@ -49,7 +85,6 @@ def main() -> int:
     app.setStyle("Fusion")
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "PneumoScan.ini"), QSettings.Format.IniFormat)
     window = MainWindow(model_path=args.model, settings=settings)
-    window.resize(1280, 720)
     window.move(0, 0)
     window.show()
     wait(app, lambda: window.engine.ready or window.engine.error is not None)
@@ -57,59 +92,84 @@ def main() -> int:
         raise SystemExit(window.engine.error)
     args.out.mkdir(parents=True, exist_ok=True)
     window.commands.gradcam.setChecked(True)
-    window.panel.set_opacity(0.4)
-    samples = resource_path("assets", "samples")
-    shots = {"normal_gradcam.png": (samples / "NORMAL_IM-0117-0001.jpeg", ""),
-             "pneumonia_gradcam.png": (samples / "PNEUMONIA_person1003_virus_1685.jpeg", "")}
-    for name, (image, explained) in shots.items():
-        window.panel.set_explained_class(explained)  # "": the predicted class, the default
+    window.panel.set_opacity(0.45)
+
+    screener = window.engine.worker.screener
+    real_explain = screener.explain
+    forced: dict[str, str] = {}
+
+    def explain(*a, **k):  # noqa: ANN002, ANN003, ANN202 - runs on the engine thread
+        e = real_explain(*a, **k)
+        if not forced:
+            return e
+        p = dataclasses.replace(e.prediction, scope=forced["scope"], warnings=(FORCED[forced["scope"]],))
+        return dataclasses.replace(e, prediction=p)
+
+    screener.explain = explain
+
+    def grab(name: str) -> None:
+        for suffix, size in SIZES.items():
+            window.resize(*size)
+            wait(app, lambda: True)
+            window.grab().save(str(args.out / f"{name}{suffix}.png"))
+            print("wrote", args.out / f"{name}{suffix}.png")
+
+    def show(path: Path, name: str, scope: str = "", normal: bool = False) -> None:
+        forced.clear()
+        if scope:
+            forced["scope"] = scope
         done: list = []
         window.prediction_shown.connect(done.append)
-        window.open_paths([image])
+        window.open_paths([path])
         wait(app, lambda: bool(done) and not window.busy)
+        if normal:
+            done.clear()
+            window.commands.explain_choices["NORMAL"].trigger()
+            wait(app, lambda: bool(done) and not window.busy)
         window.prediction_shown.disconnect(done.append)
-        window.grab().save(str(args.out / name))
-        print("wrote", args.out / name, done[0].label, f"{done[0].probability:.3f}")
+        window.viewer.setFocus()
+        print(name, done[0].display_label, f"{done[0].probability:.3f}")
+        grab(name)
+
+    samples = resource_path("assets", "samples")
+    originals = args.shared / "data" / "originals"
+    show(samples / "NORMAL_IM-0117-0001.jpeg", "normal_gradcam")
+    show(samples / "PNEUMONIA_person1003_virus_1685.jpeg", "pneumonia_gradcam")
+    show(samples / "NORMAL_IM-0117-0001.jpeg", "normal_evidence", normal=True)
 
     import cv2
     import skimage.data
 
-    photo = Path(tempfile.mkdtemp()) / "chelsea_the_cat.png"  # a photograph: the domain gate must refuse it
+    scratch = Path(tempfile.mkdtemp())
+    photo = scratch / "chelsea_the_cat.png"  # a photograph: the domain gate must refuse it
     cv2.imwrite(str(photo), skimage.data.chelsea()[:, :, ::-1])
-    done = []
-    window.prediction_shown.connect(done.append)
-    window.open_paths([photo])
-    wait(app, lambda: bool(done) and not window.busy)
-    window.prediction_shown.disconnect(done.append)
-    window.grab().save(str(args.out / "out_of_domain.png"))
-    print("wrote", args.out / "out_of_domain.png", done[0].display_label)
+    show(photo, "out_of_domain")
+    adult = next(iter(sorted((args.shared / "data" / "adult_nih" / "PNEUMONIA").iterdir())))
+    show(adult, "outside_population", scope="outside the model's population")
+    show(originals / "PNEUMONIA" / "person1638_bacteria_4340.jpeg", "near_edge", scope="near the domain edge")
+    show(identity_dicom(originals / "PNEUMONIA" / "person1638_bacteria_4340.jpeg", scratch), "identity_overlay")
+
+    from app.core.image_io import load_image
 
     panel = window.scan_panel
-    window.offer_scan(args.originals)
-    panel.recursive_check.setChecked(True)
-    panel.csv_edit.setText(os.path.join(tempfile.mkdtemp(), "originals_pneumoscan.csv"))
-    window.resizeDocks([window.scan_dock], [330], __import__("PySide6.QtCore").QtCore.Qt.Orientation.Vertical)
+    panel.ask_include_subfolders = lambda _folder, _count: True  # the offer a drop of class sub-folders makes
+    window.offer_scan(originals)
+    panel.csv_edit.setText(str(scratch / "originals_pneumoscan.csv"))
     ended: list = []
     panel.finished.connect(ended.append)
     panel.start()
     wait(app, lambda: bool(ended), timeout=900)
-    # show a flagged image from the table, sorted by probability (highest first)
-    from PySide6.QtCore import Qt
-
-    from app.core.image_io import load_image
-
     panel.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
-    shown = {path.name.split("_", 1)[1] for path, _ in shots.values()}
-    row = next(r for r in range(panel.proxy.rowCount())  # a flagged image of the usual size, not shown yet
-               if Path(panel.proxy.index(r, 0).data()).name not in shown
-               and load_image(args.originals / panel.proxy.index(r, 0).data()).width >= 1000)
+    row = next(r for r in range(panel.proxy.rowCount())  # a flagged image of the usual size
+               if load_image(originals / panel.proxy.index(r, 0).data()).width >= 1000)
     done = []
     window.prediction_shown.connect(done.append)
     panel.table.selectRow(row)  # the current row opens in the viewer
     panel.table.scrollTo(panel.proxy.index(row, 0))
     wait(app, lambda: bool(done) and not window.busy)
-    window.grab().save(str(args.out / "scan_view.png"))
-    print("wrote", args.out / "scan_view.png", panel.summary_label.text())
+    window.resizeDocks([window.scan_dock], [240], Qt.Orientation.Vertical)
+    print(panel.summary_label.text())
+    grab("scan_view")
     window.close()
     return 0
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from app.core.scope import NOT_XRAY
+from app.core.scope import NOT_XRAY, OUTSIDE_POPULATION
 from app.core.numbers import probability_text
 from tests.ui.conftest import NORMAL_SAMPLE, PNEUMONIA_SAMPLE, SAMPLES, displayed
 
@@ -65,7 +65,7 @@ def test_open_shows_probability_at_full_resolution(window, qtbot) -> None:  # no
     assert window.panel.badge.kind == prediction.label
     assert window.panel.result_box.isVisible()
     assert "0.0.0-test" in window.panel.model_label.text()
-    assert "The model saw the image without CLAHE" in window.panel.model_input_label.text()
+    assert "Model input without CLAHE" in window.panel.model_input_label.text()
     image = window.viewer.image
     assert (image.width(), image.height()) == (window.image.width, window.image.height)  # not the 224 px input
     assert window.image.width > 224
@@ -157,17 +157,18 @@ def test_unsupported_dicom_is_reported(window, qtbot, tmp_path: Path) -> None:  
 
 def test_out_of_domain_and_warnings_do_not_look_like_a_finding(qtbot) -> None:  # noqa: ANN001
     from app.core.screening import Explanation, Prediction
-    from app.ui.panel import NOT_ASSESSABLE, PredictionPanel
+    from app.ui.panel import PredictionPanel
     from app.ui.result_widgets import NEUTRAL_FILL
 
     panel = PredictionPanel()
     qtbot.addWidget(panel)
     panel.show()
     big = panel.font().pointSizeF() * 1.5
-    warning = "Outside the model's domain: the image does not resemble the chest X-rays it was trained on."
-    outside = Prediction(0.998, "PNEUMONIA", 0.42, 1.2, "1.2.3", False, 88.0, NOT_XRAY, warnings=(warning, "Low resolution"))
+    warning = "Outside the model's population: this chest X-ray looks like an adult's."
+    outside = Prediction(0.998, "PNEUMONIA", 0.42, 1.2, "1.2.3", False, 40.0, OUTSIDE_POPULATION,
+                         warnings=(warning, "Low resolution"))
     panel.show_prediction(Explanation(outside, np.zeros((8, 8), np.float32), "PNEUMONIA", True))
-    assert (panel.badge.kind, panel.badge.text()) == ("OUT_OF_DOMAIN", NOT_ASSESSABLE)
+    assert (panel.badge.kind, panel.badge.text()) == ("OUTSIDE_POPULATION", "Outside the model's population")
     assert panel.warning_label.isVisible() and warning in panel.warning_label.text()
     layout = panel.layout()
     assert layout.indexOf(panel.warning_label) < layout.indexOf(panel.result_box)  # the reason first
@@ -209,7 +210,7 @@ def test_out_of_domain_image_keeps_the_heat_map_off_unless_asked(window, qtbot, 
     monkeypatch.setattr(screener, "explain", outside)
     window.commands.gradcam.setChecked(True)
     open_and_wait(qtbot, window, PNEUMONIA_SAMPLE)
-    assert window.panel.badge.kind == "OUT_OF_DOMAIN"
+    assert window.panel.badge.kind == "NOT_XRAY"
     assert window.viewer.heat is None and not window.commands.gradcam.isChecked()
     assert "tick the box" in window.panel.gradcam_note.text()
     window.panel.gradcam_check.setChecked(True)  # asked for: shown
@@ -281,6 +282,7 @@ def test_gradcam_toggle_and_opacity_change_the_pixels(window, qtbot) -> None:  #
     assert not np.array_equal(coloured, gray)
     assert "PNEUMONIA" in window.panel.gradcam_note.text()
     assert "not a finding" not in window.panel.gradcam_note.text()
+    assert window.viewer.annotations.caption == "Heat map: evidence for PNEUMONIA"
     with qtbot.waitSignal(window.view_updated, timeout=TIMEOUT):
         window.panel.set_opacity(0.9)
     stronger = displayed(window)
@@ -289,8 +291,9 @@ def test_gradcam_toggle_and_opacity_change_the_pixels(window, qtbot) -> None:  #
         window.panel.set_explained_class("NORMAL")
     assert window.explanation.explained_class == "NORMAL"
     assert "NORMAL" in window.panel.gradcam_note.text()
-    # a NORMAL map's warm colours must not read as a finding
-    assert "evidence for a normal film, not a finding" in window.panel.gradcam_note.text()
+    # a NORMAL map must not read as a finding: said in the panel, captioned on the image, drawn in green
+    assert "not a finding" in window.panel.gradcam_note.text()
+    assert "NORMAL" in window.viewer.annotations.caption and "not a finding" in window.viewer.annotations.caption
 
 
 def test_shown_blend_is_the_engines_overlay(window, qtbot) -> None:  # noqa: ANN001
