@@ -141,8 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     heatmap.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never an input)")
     heatmap.add_argument("--opacity", type=_unit_interval, default=0.4,
                          help="of the heat map, 0 to 1 (default: %(default)s)")
-    heatmap.add_argument("--explain", choices=("PNEUMONIA", "NORMAL"), default=None,
-                         help="class to explain (default: the predicted class)")
+    heatmap.add_argument("--explain", choices=("PNEUMONIA", "NORMAL"), default="PNEUMONIA",
+                         help="the evidence to draw: for PNEUMONIA (default, as the app shows it: a normal film stays "
+                         "clear) or for NORMAL (on a green scale)")
     _add_common(heatmap)
     scan = command("scan", "scan a folder into a CSV (one row per image)")
     scan.add_argument("folder", type=Path)

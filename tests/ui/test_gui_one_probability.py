@@ -55,7 +55,7 @@ def test_gui_predict_and_scan_give_one_probability(make_window, qtbot, large_jpe
     assert window.image.pixels.shape == full.pixels.shape  # the viewer keeps the full-size image
     assert window.explanation.heatmap.shape == full.pixels.shape
 
-    monkeypatch.setattr(cli, "_open_screener", lambda _model, _backend: real_screener)
+    monkeypatch.setattr(cli, "_open_screener", lambda _model, _backend, _site=None: real_screener)
     assert cli.main(["predict", "--json", str(large_jpeg)]) == 0
     predicted = json.loads(capsys.readouterr().out)["probability"]
     out = tmp_path / "big.csv"
