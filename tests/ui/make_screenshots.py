@@ -6,15 +6,13 @@ Writes docs/screenshots/STATE.png at 1280 x 720 and STATE_1024.png at 1024 x 640
 each state a reader meets: a NORMAL film (clear: the default map is the evidence for pneumonia), a
 PNEUMONIA film with its evidence, the NORMAL explanation on request, not a chest X-ray (a photograph),
 outside the model's population (an adult's film), near the domain edge, a DICOM with the identity
-overlay, and a recursive scan of the shared originals. Today's bundled model gives only "in scope" and
-"not a chest X-ray", so the two middle states are the engine's own wording put on a real film (the
-panel is what is shown, not the scope check). Uses throw-away settings, so the user's own are untouched.
+overlay, and a recursive scan of the shared originals. Every state is the scope check's own answer on a
+real film. Uses throw-away settings, so the user's own are untouched.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import tempfile
@@ -26,13 +24,6 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SIZES = {"": (1280, 720), "_1024": (1024, 640)}
-FORCED = {  # scope -> the warning the scope check gives (app/core/scope.py)
-    "outside the model's population": "Outside the model's population: this chest X-ray looks like an adult's or another "
-    "hospital's (population score 2.31 > cut-off 0.00). The model was trained on children aged 1-5 from one "
-    "hospital; its answer is not reliable here.",
-    "near the domain edge": "Near the edge of the model's domain (domain score 76.4, cut-off 75.4): the result stands, "
-    "but read it with extra care.",
-}
 
 
 def wait(app, condition, timeout: float = 300.0) -> None:  # noqa: ANN001
@@ -94,19 +85,6 @@ def main() -> int:
     window.commands.gradcam.setChecked(True)
     window.panel.set_opacity(0.45)
 
-    screener = window.engine.worker.screener
-    real_explain = screener.explain
-    forced: dict[str, str] = {}
-
-    def explain(*a, **k):  # noqa: ANN002, ANN003, ANN202 - runs on the engine thread
-        e = real_explain(*a, **k)
-        if not forced:
-            return e
-        p = dataclasses.replace(e.prediction, scope=forced["scope"], warnings=(FORCED[forced["scope"]],))
-        return dataclasses.replace(e, prediction=p)
-
-    screener.explain = explain
-
     def grab(name: str) -> None:
         for suffix, size in SIZES.items():
             window.resize(*size)
@@ -114,10 +92,7 @@ def main() -> int:
             window.grab().save(str(args.out / f"{name}{suffix}.png"))
             print("wrote", args.out / f"{name}{suffix}.png")
 
-    def show(path: Path, name: str, scope: str = "", normal: bool = False) -> None:
-        forced.clear()
-        if scope:
-            forced["scope"] = scope
+    def show(path: Path, name: str, normal: bool = False) -> None:
         done: list = []
         window.prediction_shown.connect(done.append)
         window.open_paths([path])
@@ -145,8 +120,8 @@ def main() -> int:
     cv2.imwrite(str(photo), skimage.data.chelsea()[:, :, ::-1])
     show(photo, "out_of_domain")
     adult = next(iter(sorted((args.shared / "data" / "adult_nih" / "PNEUMONIA").iterdir())))
-    show(adult, "outside_population", scope="outside the model's population")
-    show(originals / "PNEUMONIA" / "person1638_bacteria_4340.jpeg", "near_edge", scope="near the domain edge")
+    show(adult, "outside_population")
+    show(originals / "PNEUMONIA" / "person1372_bacteria_3503.jpeg", "near_edge")  # domain score 76.4, cut-off 75.4
     show(identity_dicom(originals / "PNEUMONIA" / "person1638_bacteria_4340.jpeg", scratch), "identity_overlay")
 
     from app.core.image_io import load_image
