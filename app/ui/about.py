@@ -5,13 +5,13 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from app import __version__
 from app.core.heatmap_colour import scale_description
 from app.core.numbers import threshold_text
 from app.ui.panel import CALIBRATED_FOR, DISCLAIMER
-from app.ui.shortcuts import fit_to_screen
+from app.ui.text_dialog import TextDialog
 
 
 # Validation metrics in words; a share is shown as a percentage, a score as a number.
@@ -125,17 +125,7 @@ def about_html(card: Any, model_error: str | None = None, model_path: str = "", 
     return "\n".join(parts)
 
 
-class AboutDialog(QDialog):
+class AboutDialog(TextDialog):
     def __init__(self, card: Any, model_error: str | None, model_path: str = "", parent: QWidget | None = None,
                  site: str = "", runs: str = "") -> None:
-        super().__init__(parent)
-        self.setWindowTitle("About PneumoScan")
-        self.browser = QTextBrowser()
-        self.browser.setOpenExternalLinks(True)
-        self.browser.setHtml(about_html(card, model_error, model_path, site, runs))
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.browser)
-        layout.addWidget(buttons)
-        fit_to_screen(self, 620, 640)
+        super().__init__("About PneumoScan", about_html(card, model_error, model_path, site, runs), 620, 640, parent)

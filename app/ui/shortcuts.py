@@ -6,13 +6,9 @@ from __future__ import annotations
 from html import escape
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QTextBrowser,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QWidget
+
+from app.ui.text_dialog import TextDialog
 
 EXTRA = (("Arrow keys", "Pan a zoomed image (the image has the keyboard focus)"),
          ("Right-drag on the image", "Window (left/right) and level (up/down)"),
@@ -32,25 +28,8 @@ def shortcut_rows(widgets: list[QWidget]) -> list[tuple[str, str]]:
     return rows
 
 
-class ShortcutsDialog(QDialog):
+class ShortcutsDialog(TextDialog):
     def __init__(self, rows: list[tuple[str, str]], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Keyboard Shortcuts")
-        self.browser = QTextBrowser()
         html = ["<table cellspacing='0' cellpadding='3'>"]
         html += [f"<tr><td><b>{escape(keys)}</b></td><td>{escape(text)}</td></tr>" for keys, text in [*rows, *EXTRA]]
-        self.browser.setHtml("".join(html) + "</table>")
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.browser)
-        layout.addWidget(buttons)
-        fit_to_screen(self, 520, 600)
-
-
-def fit_to_screen(dialog: QDialog, width: int, height: int) -> None:
-    """Open at `width` x `height`, smaller on a small screen; the user may resize it."""
-    screen = dialog.screen().availableGeometry() if dialog.screen() else None
-    if screen is not None:
-        width, height = min(width, screen.width() - 40), min(height, screen.height() - 60)
-    dialog.resize(width, height)
+        super().__init__("Keyboard Shortcuts", "".join(html) + "</table>", 520, 600, parent)
