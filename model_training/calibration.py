@@ -10,11 +10,14 @@ the validation logits; kept only if it lowers the expected calibration error.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
+from scipy.optimize import minimize_scalar
 from sklearn.metrics import roc_curve
 
 from app.core.metrics import expected_calibration_error  # noqa: F401 - the engine's, re-exported for training
-from app.core.site import sigmoid
+# Platt scaling (temperature and logit offset) is the engine's, the one `pneumoscan-cli calibrate` fits: a
+# temperature alone only sharpens or softens, while class weights and label smoothing shift every logit
+# towards one class, which only an offset undoes; finalize folds the offset into the final layer's bias.
+from app.core.site import fit_platt, sigmoid  # noqa: F401 - re-exported for finalize
 
 MIN_SENSITIVITY = 0.95
 THRESHOLD_RULE = "highest Youden's J among thresholds with validation sensitivity >= 0.95"
@@ -32,23 +35,6 @@ def fit_temperature(y: np.ndarray, logits: np.ndarray) -> float:
         return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
     return float(np.exp(minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded").x))
-
-
-def fit_platt(y: np.ndarray, logits: np.ndarray) -> tuple[float, float]:
-    """(T, offset) minimising the negative log-likelihood of sigmoid((logit + offset) / T) (Platt, 1999).
-
-    A temperature alone only sharpens or softens; class weights and label smoothing also shift every
-    logit towards one class, which only an offset undoes. The offset is then folded into the final
-    layer's bias, so the engine keeps applying one temperature.
-    """
-    y, logits = np.asarray(y, float), np.asarray(logits, float)
-
-    def nll(params: np.ndarray) -> float:
-        p = np.clip(sigmoid((logits + params[1]) / np.exp(params[0])), 1e-12, 1 - 1e-12)
-        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-    result = minimize(nll, np.zeros(2), method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9})
-    return float(np.exp(result.x[0])), float(result.x[1])
 
 
 def choose_threshold(y: np.ndarray, p: np.ndarray, min_sensitivity: float = MIN_SENSITIVITY) -> float:

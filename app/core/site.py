@@ -114,19 +114,32 @@ class SiteCalibration:
 
 def fit_platt(y: np.ndarray, logits: np.ndarray, iterations: int = 100) -> tuple[float, float]:
     """(temperature, offset) maximising the likelihood of sigmoid((logit + offset) / temperature): a
-    two-parameter logistic regression by Newton's method (NumPy only, so `calibrate` runs on the base install)."""
+    two-parameter logistic regression by Newton's method (NumPy only, so `calibrate` runs on the base install).
+    Each step is halved until the likelihood does not fall: a full Newton step from far away (confident
+    logits of +-18) overshoots and diverges."""
     y = np.asarray(y, np.float64)
     x = np.asarray(logits, np.float64)
-    a, b = 1.0, 0.0
     design = np.stack([x, np.ones_like(x)], axis=1)
+
+    def loss(params: np.ndarray) -> float:  # the negative log-likelihood, stable for any logit
+        z = design @ params
+        return float(np.sum(np.logaddexp(0.0, z) - y * z))
+
+    params = np.array([1.0, 0.0])
+    current = loss(params)
     for _ in range(iterations):
-        p = sigmoid(a * x + b)
+        p = sigmoid(design @ params)
         gradient = design.T @ (p - y)
         hessian = design.T @ (design * (p * (1 - p))[:, None]) + 1e-9 * np.eye(2)
         step = np.linalg.solve(hessian, gradient)
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-10:
+        scale = 1.0
+        while loss(params - scale * step) > current and scale > 1e-8:
+            scale /= 2
+        params = params - scale * step
+        current = loss(params)
+        if np.abs(scale * step).max() < 1e-10:
             break
+    a, b = float(params[0]), float(params[1])
     if not (np.isfinite(a) and np.isfinite(b)) or a <= 0:
         raise ValueError("the model's scores on this sample do not rise with pneumonia: no calibration can be fitted")
     return 1.0 / a, b / a
