@@ -122,6 +122,5 @@ def scan_folder(
     unless `resume` (the CLI asks `ScanRequest.check` first).
     """
     score = score_locally(screener, clahe, batch_size, workers, processes)
-    calibration = getattr(screener, "site", None)  # a stand-in screener of the tests may have none
-    site = calibration.sha256 if calibration else ""
-    return run_scan(screener.card, folder, out_csv, score, recursive, resume, clock, excel, shard, clahe, site)
+    return run_scan(screener.card, folder, out_csv, score, recursive, resume, clock, excel, shard, clahe,
+                    screener.site_sha256)

@@ -150,6 +150,11 @@ class Screener:
                            shape=tuple(shape or image.pixels.shape[:2]))
 
     @property
+    def site_sha256(self) -> str:
+        """The sha256 of the site calibration in force ("" for the model card's): every row records it."""
+        return self.site.sha256 if self.site else ""
+
+    @property
     def threshold(self) -> float:
         """The threshold in force: the site calibration's, else the model card's (rounded as reported)."""
         return round(self.site.threshold if self.site else self.card.threshold, PROBABILITY_DIGITS)
@@ -188,5 +193,5 @@ class Screener:
             scope=scope,
             population_score=population,
             warnings=tuple(warnings),
-            site_sha256=self.site.sha256 if self.site else "",
+            site_sha256=self.site_sha256,
         )

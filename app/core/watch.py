@@ -52,9 +52,7 @@ class WatchRequest:
         return read_done(self.out, model_version, model_sha256, binding=binding)
 
     def binding(self, screener: Screener) -> ScanBinding:
-        calibration = getattr(screener, "site", None)  # a stand-in screener of the tests may have none
-        site = calibration.sha256 if calibration else ""
-        return ScanBinding.of(self.folder, self.recursive, decision_of(screener.card, self.clahe), site)
+        return ScanBinding.of(self.folder, self.recursive, decision_of(screener.card, self.clahe), screener.site_sha256)
 
 
 def watch_folder(screener: Screener, request: WatchRequest, stop: threading.Event, interval_s: float = INTERVAL_S,
