@@ -203,8 +203,9 @@ def fit_scope(features: Features, gate: DomainGate, data: ScopeData, input_size:
                "outside_held_out": shares(check, features(outside_held)),
                "outside_held_out_as_training_copy": shares(check, features([as_training_copy(g, input_size) for g in outside_held]))}
     if data.full_resolution:
-        figures["full_resolution"] = shares(check, np.concatenate([features(full_train), f_full_val]))
-        figures["full_resolution_validation"] = shares(check, f_full_val)
+        figures["full_resolution"] = shares(check, np.concatenate([f for f in (f_full[0], f_full_val) if len(f)]))
+        if len(full_val):
+            figures["full_resolution_validation"] = shares(check, f_full_val)
     if foreign:
         figures["not_xray_images"] = shares(check, features(foreign))
     figures["counts"] = {"outside_patients_fit": len({f.patient for f in fit_films}),
