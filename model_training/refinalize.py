@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from app.core.model_card import CARD_NAME, ModelCard, read_card
+from app.core.model_card import ModelCard, read_card
 from app.core.screening import Screener
 from model_training.finalize import git_commit
 from model_training.foreign_images import foreign_images
@@ -34,9 +34,9 @@ def refinalize(model: Path, data: Path, outside: Path, full_resolution: Path | N
     out.mkdir(parents=True, exist_ok=True)
     folder = model.parent
     named = [source.model_file, source.domain.get("file"), source.onnx.get("file"), source.onnx.get("head", {}).get("file")]
-    for name in [CARD_NAME] + [n for n in named if n] + [n for n in CARRIED if (folder / n).is_file()]:
+    for name in [n for n in named if n] + [n for n in CARRIED if (folder / n).is_file()]:
         shutil.copy2(folder / name, out / name)
-    screener = Screener(out / source.model_file, backend="onnx" if source.onnx else "keras")
+    screener = Screener(model, backend="onnx" if source.onnx else "keras")  # the source's files: its scope check may be refitted
     data_sets = scope_data(training_folder(data), [Path(s.path) for s in read_split(folder / "split_train.tsv")],
                            [Path(s.path) for s in read_split(folder / "split_val.tsv")], outside, full_resolution)
     fitted = fit_scope(onnx_features(screener.backend.infer, source.preprocessing), screener.scope.gate, data_sets,

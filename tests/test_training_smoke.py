@@ -93,6 +93,27 @@ def test_training_with_outside_films_fits_the_population_check(trained: tuple[Pa
     assert Screener(out / "pneumoscan_mobilenetv2.keras").scope.population is not None  # verified and loaded
 
 
+def test_refinalize_keeps_the_network_and_refits_the_scope_check_under_a_new_version(trained: tuple[Path, Path],
+                                                                                     tmp_path: Path) -> None:
+    from app.core.screening import Screener
+
+    data, out = trained
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    _make_outside(outside)
+    new = tmp_path / "refinalized"
+    model = out / "pneumoscan_mobilenetv2.keras"
+    assert training_main(["refinalize", "--model", str(model), "--data", str(data), "--outside", str(outside),
+                          "--out", str(new), "--model-version", "9.2.0"]) == 0
+    before, after = read_card(model), read_card(new / model.name)  # read_card checks each sha256
+    assert after.version == "9.2.0" and after.sha256 == before.sha256 and after.threshold == before.threshold
+    assert after.population["sha256"] and (new / after.population["file"]).is_file()
+    assert "9.1.0's network" in after.notes and "refinalize" in after.phase_times_s
+    assert Screener(new / model.name).scope.population is not None  # every file it names came along
+    assert training_main(["refinalize", "--model", str(model), "--data", str(data), "--outside", str(outside),
+                          "--out", str(new), "--model-version", "9.3.0"]) == 2  # an --out that is not empty
+
+
 def test_card_records_version_recipe_commit_times_robustness_and_gradcam_scale(trained: tuple[Path, Path]) -> None:
     _, out = trained
     card = read_card(out / "pneumoscan_mobilenetv2.keras")
