@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
-LABELS = ("NORMAL", "PNEUMONIA")
+from app.core.labelled import CLASSES  # noqa: E402
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -31,8 +31,8 @@ def confusion_plot(matrix: list[list[int]], threshold: float, path: Path, title:
         share = value / max(cm[i].sum(), 1)
         ax.text(j, i, f"{value}\n({share:.1%})", ha="center", va="center",
                 color="white" if value > cm.max() / 2 else "black", fontsize=11)
-    ax.set_xticks([0, 1], LABELS)
-    ax.set_yticks([0, 1], LABELS)
+    ax.set_xticks([0, 1], CLASSES)
+    ax.set_yticks([0, 1], CLASSES)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{title}\nthreshold {threshold:.3f}", fontsize=10)
