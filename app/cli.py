@@ -2,7 +2,7 @@
 engine as the GUI.
 
 Every path and option is checked before the model loads, and no output may overwrite an input or an
-unrelated file (`app.core.outputs`). Results go to stdout, messages to stderr; the exit code says
+unrelated file (`app.core.io.outputs`). Results go to stdout, messages to stderr; the exit code says
 which kind of answer it was (`EXIT_CODES`). An unexpected error prints one line and the path of a
 log file holding its traceback.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from app import __version__
 from app.core.errors import OutputError, PneumoScanError
-from app.core.scan import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, MAX_PROCESSES
+from app.core.scan.folder import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, MAX_PROCESSES
 
 CLAHE_CHOICES = {"model": None, "on": True, "off": False}
 HEATMAP_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")  # chosen by --out's suffix
@@ -91,8 +91,8 @@ class _VersionAction(argparse.Action):
 
 
 def version_text(model_path: Path | None = None) -> str:
-    from app.core.backend import file_that_runs
-    from app.core.model_card import CARD_NAME
+    from app.core.model.backend import file_that_runs
+    from app.core.model.card import CARD_NAME
     from app.core.resources import default_model_path
 
     model_path = Path(model_path) if model_path else default_model_path()
@@ -236,8 +236,8 @@ def _check_inputs(paths: list[Path]) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from app.core.image_io import load_model_image
-    from app.core.scan_row import ScanRow
+    from app.core.io.images import load_model_image
+    from app.core.scan.row import ScanRow
 
     _check_inputs(args.images)
     for path in args.images:
@@ -268,7 +268,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _check_heatmap_out(args: argparse.Namespace) -> None:
-    from app.core.outputs import check_writable, refuse_inputs
+    from app.core.io.outputs import check_writable, refuse_inputs
 
     out = args.out
     refuse_inputs(out, [args.image])
@@ -283,10 +283,10 @@ def _check_heatmap_out(args: argparse.Namespace) -> None:
 def _heatmap(args: argparse.Namespace) -> int:
     import cv2
 
-    from app.core.heatmap_colour import overlay, scale_description
-    from app.core.image_io import load_image, load_model_image
-    from app.core.outputs import atomic_write_bytes
-    from app.core.scan_row import ScanRow
+    from app.core.explain.colour import overlay, scale_description
+    from app.core.io.images import load_image, load_model_image
+    from app.core.io.outputs import atomic_write_bytes
+    from app.core.scan.row import ScanRow
 
     _check_inputs([args.image])
     _check_heatmap_out(args)
@@ -312,15 +312,15 @@ def _heatmap(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.ScanRequest
+def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.folder.ScanRequest
     """The request, checked in full (paths, existing CSV, a resumed CSV's rows) without loading the model."""
-    from app.core.model_card import read_card
+    from app.core.model.card import read_card
     from app.core.resources import default_model_path
-    from app.core.scan import ScanRequest
-    from app.core.scan_listing import list_images
-    from app.core.scan_row import decision_of
-    from app.core.shards import Shard
-    from app.core.site import SiteCalibration
+    from app.core.scan.folder import ScanRequest
+    from app.core.io.listing import list_images
+    from app.core.scan.row import decision_of
+    from app.core.scan.shards import Shard
+    from app.core.model.site import SiteCalibration
 
     if args.dask is not None and args.workers:
         raise UsageError("--workers is for a scan on this machine; with --dask the cluster's workers do the work.")
@@ -340,8 +340,8 @@ def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.Sca
 
 def _dask_scan(args: argparse.Namespace, request):  # noqa: ANN001, ANN202 - ScanRequest -> Iterator[ScanUpdate]
     """The request on a Dask cluster: the client reads the model card only; each worker loads the model."""
-    from app.core.distributed import DaskTarget, ModelSpec, require_dask, scan_on_dask
-    from app.core.model_card import read_card
+    from app.core.scan.distributed import DaskTarget, ModelSpec, require_dask, scan_on_dask
+    from app.core.model.card import read_card
     from app.core.resources import default_model_path
 
     target = DaskTarget.parse(args.dask)
@@ -414,9 +414,9 @@ def _watch(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from app.core.model_card import read_card
+    from app.core.model.card import read_card
     from app.core.resources import default_model_path
-    from app.core.watch import WatchRequest, watch_folder
+    from app.core.scan.watch import WatchRequest, watch_folder
 
     _check_inputs([args.site] if args.site else [])
     request = WatchRequest(args.folder, args.out, args.recursive, CLAHE_CHOICES[args.clahe], args.excel)
@@ -441,7 +441,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from app.core.merge import IncompleteParts, check_merge_output, merge_parts
+    from app.core.scan.merge import IncompleteParts, check_merge_output, merge_parts
 
     _check_inputs(args.parts)
     check_merge_output(args.parts, args.out, args.overwrite)
@@ -463,8 +463,8 @@ def _merge(args: argparse.Namespace) -> int:
 def _scored_labelled(args: argparse.Namespace, check_out: Callable[[list], None], site: Path | None = None):  # noqa: ANN202
     """The labelled images read and the output checked (before the model loads), then scored; the
     images the model may not answer for and the unreadable ones named on stderr."""
-    from app.core.evaluation import score_labelled
-    from app.core.labelled import read_labelled, relative_name
+    from app.core.evaluate.report import score_labelled
+    from app.core.evaluate.labelled import read_labelled, relative_name
     from app.core.progress import counting
 
     images = read_labelled(args.folder, args.labels)
@@ -483,7 +483,7 @@ def _scored_labelled(args: argparse.Namespace, check_out: Callable[[list], None]
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from app.core.evaluation import (
+    from app.core.evaluate.report import (
         check_evaluation_out,
         evaluate_labelled,
         summary_lines,
@@ -500,10 +500,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from app.core.labelled import class_counts
-    from app.core.outputs import atomic_write_bytes
-    from app.core.site import check_site_output
-    from app.core.site_fit import check_class_counts, fit_site, report_lines
+    from app.core.evaluate.labelled import class_counts
+    from app.core.io.outputs import atomic_write_bytes
+    from app.core.model.site import check_site_output
+    from app.core.evaluate.site_fit import check_class_counts, fit_site, report_lines
 
     def check_out(images: list) -> None:
         check_class_counts(class_counts(images))

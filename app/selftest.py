@@ -66,13 +66,13 @@ def expected_label(path: Path) -> str | None:
 
 def read_model_card_json(model_path: Path) -> dict:
     """The model card beside `model_path` as plain JSON (no TensorFlow, no sha256 check)."""
-    from app.core.model_card import CARD_NAME  # light: json, hashlib, the preprocessing dataclass
+    from app.core.model.card import CARD_NAME  # light: json, hashlib, the preprocessing dataclass
 
     return json.loads((Path(model_path).parent / CARD_NAME).read_text(encoding="utf-8"))
 
 
 def version_text(model_path: Path | None = None) -> str:
-    from app.core.backend import file_that_runs
+    from app.core.model.backend import file_that_runs
     from app.core.resources import default_model_path
 
     model_path = Path(model_path) if model_path else default_model_path()
@@ -111,7 +111,7 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
     import numpy as np
 
     from app.core.errors import PneumoScanError
-    from app.core.image_io import load_image, load_model_image
+    from app.core.io.images import load_image, load_model_image
     from app.core.numbers import probability_text, threshold_text
     from app.core.resources import default_model_path, sample_images
 

@@ -67,7 +67,7 @@ def gui_model_ready(backend: str, model: Path | None) -> float:
 
 def warm_latency(backend: str, image: Path, model: Path | None, repeats: int) -> tuple[float, float]:
     """Median milliseconds of one prediction and of one prediction with Grad-CAM, after a warm-up."""
-    from app.core.image_io import load_image
+    from app.core.io.images import load_image
     from app.core.screening import Screener
 
     screener, loaded = Screener(model, backend), load_image(image)

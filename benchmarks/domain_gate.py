@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.core.image_io import load_image  # noqa: E402
+from app.core.io.images import load_image  # noqa: E402
 from app.core.resources import default_model_path  # noqa: E402
 from app.core.screening import Screener  # noqa: E402
 from benchmarks.foreign_images import in_domain_share, validation_images  # noqa: E402

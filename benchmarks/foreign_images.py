@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.image_io import load_image
+from app.core.io.images import load_image
 from app.core.screening import Screener
 
 SHARED = Path(os.environ.get("PNEUMOSCAN_SHARED", Path(__file__).resolve().parents[2] / "shared"))

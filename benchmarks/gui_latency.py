@@ -154,7 +154,7 @@ def measure_latency(model: str | None, images: list[Path], runs: int, view_chang
 
 
 def _pixel_count(path: Path) -> int:
-    from app.core.image_io import load_image
+    from app.core.io.images import load_image
 
     image = load_image(path)
     return image.width * image.height
@@ -165,8 +165,8 @@ def measure_view_changes(window, path: Path, runs: int) -> dict[str, list[float]
     from PySide6.QtGui import QPixmap
     from PySide6.QtWidgets import QApplication
 
-    from app.core.gradcam import overlay
-    from app.core.preprocessing import apply_clahe
+    from app.core.explain.gradcam import overlay
+    from app.core.io.preprocessing import apply_clahe
     from app.ui.imaging import rgb_to_qimage
 
     app = QApplication.instance()
@@ -266,7 +266,7 @@ def main() -> int:
 
     times = measure_latency(model, images, args.runs)
     sizes = []
-    from app.core.image_io import load_image
+    from app.core.io.images import load_image
 
     for path in images:
         image = load_image(path)

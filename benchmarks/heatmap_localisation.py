@@ -29,7 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.core.image_io import load_model_image  # noqa: E402
+from app.core.io.images import load_model_image  # noqa: E402
 from app.core.resources import default_model_path  # noqa: E402
 from app.core.screening import Screener  # noqa: E402
 
@@ -96,7 +96,7 @@ def main() -> int:
     coarse = [upsampled(onnx.explain(image, None, "PNEUMONIA").evidence) for image in images]
     results = {"7x7 out_relu (bundled, ONNX)": shares(coarse)}
     if not args.no_keras:
-        from app.core.classifier import Classifier
+        from app.core.model.keras_classifier import Classifier
 
         keras_screener = Screener(args.model, "keras")
         fine_backend = Classifier(keras_screener.backend.model, FINE_LAYER, keras_screener.card.feature_layer)

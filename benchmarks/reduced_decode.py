@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.image_io import is_image_path, load_image, load_model_image
+from app.core.io.images import is_image_path, load_image, load_model_image
 from app.core.screening import Screener
 
 

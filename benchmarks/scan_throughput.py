@@ -6,7 +6,7 @@ keras, in the same run):
 
   seed-style  for each file: keras.utils.load_img(path, target_size=(224, 224)) + mobilenet_v2
               preprocess_input + model.predict on one image (what the original notebook did)
-  scan        app.core.scan.scan_folder: the product's folder scan, CSV included (files decoded on a
+  scan        app.core.scan.folder.scan_folder: the product's folder scan, CSV included (files decoded on a
               thread pool while the model runs on the previous batch)
   ceiling     the backend's `infer` on tensors preprocessed beforehand, batches of 32: what the
               model alone allows, with no decoding at all
@@ -42,17 +42,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.core.image_io import load_image  # noqa: E402
+from app.core.io.images import load_image  # noqa: E402
 from app.core.resources import default_model_path  # noqa: E402
-from app.core.scan import ScanRequest, scan_folder  # noqa: E402
-from app.core.scan_listing import list_images  # noqa: E402
+from app.core.scan.folder import ScanRequest, scan_folder  # noqa: E402
+from app.core.io.listing import list_images  # noqa: E402
 
 DEFAULT_DATA = Path(os.environ.get("PNEUMOSCAN_SHARED", REPO.parent / "shared")) / "data" / "originals"
 
 
 def random_model(folder: Path) -> Path:
     """The product's architecture with random weights, saved with a matching model card."""
-    from app.core.model_card import ModelCard, sha256_of
+    from app.core.model.card import ModelCard, sha256_of
     from model_training.architecture import build_model
 
     from model_training.export import export_onnx
@@ -95,8 +95,8 @@ def scan(screener, folder: Path, batch_size: int, workers: int, out: Path, proce
 
 def dask_scan(model_path: Path, folder: Path, batch_size: int, workers: int, out: Path) -> tuple[float, float, list[float], int]:
     """(cluster start + model loads, scan after the workers are ready, each worker's model load time, files done)."""
-    from app.core.distributed import DaskTarget, ModelSpec, scan_on_dask
-    from app.core.model_card import read_card
+    from app.core.scan.distributed import DaskTarget, ModelSpec, scan_on_dask
+    from app.core.model.card import read_card
 
     card = read_card(model_path)
     marks: dict[str, object] = {}

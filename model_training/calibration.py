@@ -13,11 +13,11 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import roc_curve
 
-from app.core.metrics import expected_calibration_error  # noqa: F401 - the engine's, re-exported for training
+from app.core.evaluate.metrics import expected_calibration_error  # noqa: F401 - the engine's, re-exported for training
 # Platt scaling (temperature and logit offset) is the engine's, the one `pneumoscan-cli calibrate` fits: a
 # temperature alone only sharpens or softens, while class weights and label smoothing shift every logit
 # towards one class, which only an offset undoes; finalize folds the offset into the final layer's bias.
-from app.core.site import fit_platt, sigmoid  # noqa: F401 - re-exported for finalize
+from app.core.model.site import fit_platt, sigmoid  # noqa: F401 - re-exported for finalize
 
 MIN_SENSITIVITY = 0.95
 THRESHOLD_RULE = "highest Youden's J among thresholds with validation sensitivity >= 0.95"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.covariance import LedoitWolf
 
-from app.core.domain import DomainGate
+from app.core.model.domain import DomainGate
 
 CUTOFF_PERCENTILE = 99.5
 

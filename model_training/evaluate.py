@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.evaluation import ScoredFile, score_files
-from app.core.outputs import atomic_write_bytes
+from app.core.evaluate.report import ScoredFile, score_files
+from app.core.io.outputs import atomic_write_bytes
 from app.core.progress import counting
 from app.core.screening import Screener
 from model_training.metrics import compute_metrics

@@ -1,9 +1,9 @@
 """`export_onnx`: the ONNX file the app runs without TensorFlow, checked against the Keras model.
 
 tf2onnx (the maintained TensorFlow converter; Keras 3's own `export(format="onnx")` goes through it
-too) converts the engine's forward pass (`app.core.graph.build_forward`) into one graph with three
+too) converts the engine's forward pass (`app.core.model.keras_graph.build_forward`) into one graph with three
 outputs: the Grad-CAM feature map, the logit and the pooled features. The dense head after the pooling
-is written beside it (`app.core.head`) because ONNX Runtime cannot hand out a graph's weights, and
+is written beside it (`app.core.model.head`) because ONNX Runtime cannot hand out a graph's weights, and
 Grad-CAM's closed form needs them. Before the card records the files, both backends run on probe
 inputs, and an export whose logits or Grad-CAM maps differ is refused.
 """
@@ -17,11 +17,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from app.core.classifier import Classifier, load_classifier
+from app.core.model.keras_classifier import Classifier, load_classifier
 from app.core.errors import ModelError
-from app.core.head import ACTIVATIONS, Head
-from app.core.model_card import read_card, sha256_of
-from app.core.onnx_backend import INPUT, OUTPUTS, OnnxBackend
+from app.core.model.head import ACTIVATIONS, Head
+from app.core.model.card import read_card, sha256_of
+from app.core.model.onnx_backend import INPUT, OUTPUTS, OnnxBackend
 
 OPSET = 17
 TOLERANCE = 1e-4  # logits (relative to max(1, |logit|)) and max-normalised Grad-CAM maps

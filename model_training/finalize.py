@@ -20,9 +20,9 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from app.core.classifier import Classifier
-from app.core.model_card import ModelCard, sha256_of
-from app.core.preprocessing import PreprocessConfig
+from app.core.model.keras_classifier import Classifier
+from app.core.model.card import ModelCard, sha256_of
+from app.core.io.preprocessing import PreprocessConfig
 from app.core.progress import tracked
 from app.core.resources import MODEL_FILE
 from model_training.architecture import FEATURE_LAYER, LOGIT_LAYER, TARGET_LAYER

@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 
-from app.core.image_io import LoadedImage, load_image, load_image_bytes
+from app.core.io.images import LoadedImage, load_image, load_image_bytes
 
 NATURAL = ("astronaut", "coffee", "chelsea", "rocket", "camera", "moon", "brick", "grass", "hubble_deep_field",
            "immunohistochemistry", "retina", "coins", "clock", "cell")

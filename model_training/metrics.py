@@ -1,8 +1,8 @@
-"""Classification metrics at a threshold: the engine's NumPy module (`app.core.metrics`), so training's
+"""Classification metrics at a threshold: the engine's NumPy module (`app.core.evaluate.metrics`), so training's
 validation, stress test and `evaluate` report exactly what `pneumoscan-cli evaluate` reports."""
 
 from __future__ import annotations
 
-from app.core.metrics import compute_metrics
+from app.core.evaluate.metrics import compute_metrics
 
 __all__ = ["compute_metrics"]

@@ -13,8 +13,8 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from app.core.image_io import load_model_image
-from app.core.preprocessing import PreprocessConfig, preprocess
+from app.core.io.images import load_model_image
+from app.core.io.preprocessing import PreprocessConfig, preprocess
 from model_training.augment import augmenter
 from model_training.splits import Sample
 

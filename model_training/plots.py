@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
-from app.core.labelled import CLASSES  # noqa: E402
+from app.core.evaluate.labelled import CLASSES  # noqa: E402
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:

@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from app.core.model_card import ModelCard, read_card
+from app.core.model.card import ModelCard, read_card
 from app.core.screening import Screener
 from model_training.finalize import git_commit
 from model_training.foreign_images import foreign_images

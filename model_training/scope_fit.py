@@ -19,11 +19,11 @@ import cv2
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from app.core.domain import DomainGate
-from app.core.image_io import ImageLoadError, load_model_image
-from app.core.model_card import sha256_of
-from app.core.preprocessing import PreprocessConfig, preprocess
-from app.core.scope import SCOPES, PopulationCheck, ScopeCheck
+from app.core.model.domain import DomainGate
+from app.core.io.images import ImageLoadError, load_model_image
+from app.core.model.card import sha256_of
+from app.core.io.preprocessing import PreprocessConfig, preprocess
+from app.core.model.scope import SCOPES, PopulationCheck, ScopeCheck
 from model_training.shifts import SUITE, STRENGTHS, Condition, apply
 
 CUTOFF_PERCENTILE = 99.5  # of the validation films kept in the population

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.image_io import is_image_path
-from app.core.labelled import CLASSES  # the engine's class names: label 1 = PNEUMONIA, the positive class
+from app.core.io.images import is_image_path
+from app.core.evaluate.labelled import CLASSES  # the engine's class names: label 1 = PNEUMONIA, the positive class
 
 _PATIENT = re.compile(r"^(?P<patient>.+?)(?:-\d+|_(?:virus|bacteria)_\d+)$", re.IGNORECASE)
 

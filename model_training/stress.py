@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from app.core.image_io import ImageLoadError, load_model_image
-from app.core.metrics import roc_auc
-from app.core.outputs import atomic_write_bytes
-from app.core.preprocessing import PreprocessConfig, preprocess
+from app.core.io.images import ImageLoadError, load_model_image
+from app.core.evaluate.metrics import roc_auc
+from app.core.io.outputs import atomic_write_bytes
+from app.core.io.preprocessing import PreprocessConfig, preprocess
 from app.core.progress import tracked
 from model_training.calibration import sigmoid
 from model_training.metrics import compute_metrics

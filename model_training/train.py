@@ -11,8 +11,8 @@ from pathlib import Path
 import keras
 
 from app.core.errors import ImageLoadError
-from app.core.image_io import load_model_image
-from app.core.preprocessing import PreprocessConfig
+from app.core.io.images import load_model_image
+from app.core.io.preprocessing import PreprocessConfig
 from model_training.architecture import build_model
 from model_training.config import TrainConfig, training_folder
 from model_training.distribute import distribution

@@ -6,7 +6,7 @@ The bundle runs the model on ONNX Runtime: it carries the ONNX export, never Ten
 (a plain build on a machine with the training extra installed would pull in 1.3 GB of them).
 
 * EXCLUDES: TensorFlow, Keras, the converters and everything only they use, installed by the dev and
-  training extras; the keras backend's modules (`app.core.classifier`, `app.core.graph`); tools.
+  training extras; the keras backend's modules (`app.core.model.keras_classifier`, `app.core.model.keras_graph`); tools.
   `forbidden_entries` is the check build.spec runs on the finished analysis: the build fails if any of
   TensorFlow's tree got in anyway (tests/test_resources.py checks a built dist/ too).
 * DROP_RULES: files the Analysis collects but the app never loads. Found by running the self-test and
@@ -33,7 +33,7 @@ from typing import Callable, Iterable, NamedTuple
 
 APP_NAME = "PneumoScan"
 MODEL_FILE = "pneumoscan_mobilenetv2.keras"  # = app.core.resources.MODEL_FILE (checked by a test); its card names the ONNX files
-CARD_FILE = "model_card.json"  # = app.core.model_card.CARD_NAME
+CARD_FILE = "model_card.json"  # = app.core.model.card.CARD_NAME
 BUNDLE_MODEL_ENV = "PNEUMOSCAN_BUNDLE_MODEL"  # build time only: bundle this model instead of resources/'s
 ICON_BASE = os.path.join("assets", "icons", "pneumoscan")  # + .ico (Windows), .icns (macOS), .png
 
@@ -45,13 +45,13 @@ HIDDEN_IMPORTS = [
     "app.ui.main",
     "app.ui.window",
     "app.core.screening",
-    "app.core.backend",
-    "app.core.onnx_backend",
-    "app.core.domain",
-    "app.core.scope",
-    "app.core.site",
-    "app.core.gradcam",
-    "app.core.scan",
+    "app.core.model.backend",
+    "app.core.model.onnx_backend",
+    "app.core.model.domain",
+    "app.core.model.scope",
+    "app.core.model.site",
+    "app.core.explain.gradcam",
+    "app.core.scan.folder",
 ]
 
 # Top-level packages that must never be in the bundle (checked by `forbidden_entries`).
@@ -60,7 +60,7 @@ FORBIDDEN_TREES = ("tensorflow", "tensorflow_cpu", "keras", "tf_keras", "tf2onnx
 EXCLUDES = [
     *FORBIDDEN_TREES,
     # the keras backend (imported only when chosen; the bundle has no TensorFlow to run it)
-    "app.core.classifier", "app.core.graph",
+    "app.core.model.keras_classifier", "app.core.model.keras_graph",
     # what only TensorFlow, Keras and the converters use, and training/test extras
     "h5py", "ml_dtypes", "optree", "absl", "flatbuffers", "gast", "astunparse", "opt_einsum", "google.protobuf",
     "wrapt", "termcolor", "namex", "rich", "tensorflow_io_gcs_filesystem", "libclang",

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core.model_card import ModelCard, sha256_of
+from app.core.model.card import ModelCard, sha256_of
 
 SHARED = Path(os.environ.get("PNEUMOSCAN_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 ORIGINALS = SHARED / "data" / "originals"

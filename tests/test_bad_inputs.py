@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.core.outputs import csv_unescape
-from app.core.scan import scan_folder
-from app.core.scan_row import CSV_COLUMNS
+from app.core.io.outputs import csv_unescape
+from app.core.scan.folder import scan_folder
+from app.core.scan.row import CSV_COLUMNS
 from tests.test_image_io import (
     eight_bit_lut,
     encode,
@@ -456,7 +456,7 @@ def test_a_bad_model_and_an_unexpected_error_give_one_line(tree: Path, test_mode
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from app.core.model_card import read_card, sha256_of
+    from app.core.model.card import read_card, sha256_of
 
     folder = tree / "model"
     shutil.copytree(test_model_path.parent, folder)

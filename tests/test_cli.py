@@ -22,7 +22,7 @@ from app import __version__
 from app.core.numbers import probability_text
 from app.core.resources import default_model_path
 from app.cli import main
-from app.core.scan import default_scan_csv
+from app.core.scan.folder import default_scan_csv
 from tests.test_image_io import encode, xray_like
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app import cli
-from app.core.outputs import exclusive_output, lock_path
+from app.core.io.outputs import exclusive_output, lock_path
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -65,7 +65,7 @@ def test_a_second_scan_on_a_locked_output_is_refused_naming_the_pid(small_onnx_m
 
 
 def test_a_running_scan_holds_the_lock_for_its_whole_run(small_onnx_model: Path, sample_folder: Path, tmp_path: Path) -> None:
-    from app.core.scan import scan_folder
+    from app.core.scan.folder import scan_folder
     from app.core.screening import Screener
 
     out = tmp_path / "r.csv"
@@ -201,7 +201,7 @@ def test_a_full_disk_keeps_the_previous_results_and_removes_the_temporary_file(s
 
 def test_full_disk_mid_scan_leaves_only_complete_rows(small_onnx_model: Path, sample_folder: Path, tiny_disk: Path,
                                                       capsys, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    from app.core import scan_csv
+    from app.core.scan import results_csv as scan_csv
 
     images = sorted(sample_folder.glob("*.jpeg"))
     for i in range(60):  # more rows than the CSV's last page of the disk holds
@@ -416,7 +416,7 @@ def test_non_utf8_names_are_printed_and_written_losslessly(small_onnx_model: Pat
 
 def test_a_sparse_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     from app.core.errors import ImageTooLargeError
-    from app.core.image_io import load_image
+    from app.core.io.images import load_image
 
     huge = tmp_path / "huge.png"
     with open(huge, "wb") as handle:
@@ -431,7 +431,7 @@ def test_a_deflated_dicom_is_measured_before_it_is_inflated(tmp_path: Path, monk
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import DeflatedExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
-    from app.core import image_io
+    from app.core.io import images as image_io
     from app.core.errors import ImageTooLargeError
 
     meta = FileMetaDataset()
@@ -454,7 +454,7 @@ def test_a_deflated_dicom_is_measured_before_it_is_inflated(tmp_path: Path, monk
 
 def test_a_jpeg_with_thousands_of_scans_is_refused_before_decoding(tmp_path: Path) -> None:
     from app.core.errors import CorruptImageError
-    from app.core.image_io import load_image
+    from app.core.io.images import load_image
 
     sample = sorted((REPO / "assets" / "samples").glob("*.jpeg"))[0].read_bytes()
     scan = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00\x00"  # a start-of-scan segment, over and over
@@ -488,7 +488,7 @@ def test_an_address_that_is_not_a_dask_scheduler_fails_within_10_s(small_onnx_mo
     import threading
 
     pytest.importorskip("distributed")
-    from app.core.distributed import probe_scheduler
+    from app.core.scan.distributed import probe_scheduler
     from app.core.errors import PneumoScanError
 
     silent = socket.create_server(("127.0.0.1", 0))  # listens, never says a word (as an HTTP server waits)
@@ -512,7 +512,7 @@ def test_a_large_file_whose_header_refuses_it_is_not_read_whole(tmp_path: Path, 
     import zlib
 
     from app.core.errors import ImageTooLargeError
-    from app.core.image_io import load_image
+    from app.core.io.images import load_image
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))

@@ -16,10 +16,10 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from app.cli import main  # noqa: E402
-from app.core import distributed as dask_scan  # noqa: E402
+from app.core.scan import distributed as dask_scan  # noqa: E402
 from app.core.errors import ModelError  # noqa: E402
-from app.core.model_card import read_card  # noqa: E402
-from app.core.scan import ScanRequest, scan_folder  # noqa: E402
+from app.core.model.card import read_card  # noqa: E402
+from app.core.scan.folder import ScanRequest, scan_folder  # noqa: E402
 from app.core.screening import Screener  # noqa: E402
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.domain import DomainGate
-from app.core.image_io import LoadedImage, load_image
-from app.core.scope import NOT_XRAY
+from app.core.model.domain import DomainGate
+from app.core.io.images import LoadedImage, load_image
+from app.core.model.scope import NOT_XRAY
 from app.core.screening import Screener
 from model_training.foreign_images import foreign_images
 from benchmarks.foreign_images import in_domain_share

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from app.core.errors import ModelError
-from app.core.model_card import CARD_NAME, read_card, sha256_of
-from app.core.preprocessing import PreprocessConfig
+from app.core.model.card import CARD_NAME, read_card, sha256_of
+from app.core.io.preprocessing import PreprocessConfig
 from app.core.screening import Screener
 from model_training import export
 from tests.helpers import save_model_with_card

@@ -2,7 +2,7 @@
 not an edge detector (it fails once the weights are randomised), and the same for nested backbones.
 
 Every test that explains runs on both backends: `keras` (GradientTape) and `onnx` (the model exported
-by the product's exporter, Grad-CAM from the closed form in `app.core.head`).
+by the product's exporter, Grad-CAM from the closed form in `app.core.model.head`).
 All models here are tiny (a few convolutions on 32 x 32 or smaller inputs); only one test touches
 the product's MobileNetV2 (the shared random-weights test model).
 """
@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from app.core.backend import Backend, open_backend
-from app.core.classifier import Classifier
-from app.core.classifier import cam_from_gradients
-from app.core.gradcam import colormap_lut, overlay, upsample
-from app.core.model_card import read_card
-from app.core.preprocessing import PreprocessConfig
+from app.core.model.backend import Backend, open_backend
+from app.core.model.keras_classifier import Classifier
+from app.core.model.keras_classifier import cam_from_gradients
+from app.core.explain.gradcam import colormap_lut, overlay, upsample
+from app.core.model.card import read_card
+from app.core.io.preprocessing import PreprocessConfig
 from model_training.export import export_onnx
 from tests.helpers import save_model_with_card
 
@@ -330,7 +330,7 @@ def test_nested_backbone_gives_the_flat_models_cam(pooled_backbone: bool, on_bac
 
 
 def test_product_model_explains_at_image_resolution(test_screener) -> None:  # noqa: ANN001
-    from app.core.image_io import LoadedImage
+    from app.core.io.images import LoadedImage
     from tests.test_image_io import xray_like
 
     image = LoadedImage(xray_like(300, 260), "PNG", 8, 1, 0.0)
@@ -346,7 +346,7 @@ def test_product_model_explains_at_image_resolution(test_screener) -> None:  # n
 @pytest.mark.parametrize("backend", ["keras", "onnx"])
 def test_screener_reports_an_empty_map(tmp_path: Path, backend: str) -> None:
     """A 224-input tiny model whose evidence is all against PNEUMONIA: the map is empty, not NaN."""
-    from app.core.image_io import LoadedImage
+    from app.core.io.images import LoadedImage
     from app.core.screening import NEGATIVE, Screener
     from tests.test_image_io import xray_like
 

@@ -6,8 +6,8 @@ import types
 
 import numpy as np
 
-from app.core.gradcam import colormap_lut
-from app.core.heatmap_colour import FLOOR, FULL_ALPHA_AT, blend, heat_rgba, overlay, scale_description
+from app.core.explain.gradcam import colormap_lut
+from app.core.explain.colour import FLOOR, FULL_ALPHA_AT, blend, heat_rgba, overlay, scale_description
 
 
 def explained(evidence: np.ndarray, reference: float | None, explained_class: str = "PNEUMONIA") -> types.SimpleNamespace:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.core import image_io
+from app.core.io import images as image_io
 from app.core.errors import (
     CorruptImageError,
     EmptyFileError,
@@ -30,7 +30,7 @@ from app.core.errors import (
     UnsupportedDicomError,
     UnsupportedFormatError,
 )
-from app.core.image_io import MAX_DECODED_BYTES, MIN_SIDE, is_image_path, load_image, load_image_bytes, load_model_image
+from app.core.io.images import MAX_DECODED_BYTES, MIN_SIDE, is_image_path, load_image, load_image_bytes, load_model_image
 
 # --------------------------------------------------------------------------------------------------
 # Builders (also used by tests/test_bad_inputs.py)

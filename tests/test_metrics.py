@@ -1,11 +1,11 @@
-"""The engine's NumPy metrics (`app.core.metrics`) give scikit-learn's numbers, ties included."""
+"""The engine's NumPy metrics (`app.core.evaluate.metrics`) give scikit-learn's numbers, ties included."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from app.core import metrics
+from app.core.evaluate import metrics
 
 sk = pytest.importorskip("sklearn.metrics")
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from app.core.errors import ModelError
-from app.core.model_card import CARD_NAME, ModelCard, read_card, sha256_of
-from app.core.preprocessing import PreprocessConfig
+from app.core.model.card import CARD_NAME, ModelCard, read_card, sha256_of
+from app.core.io.preprocessing import PreprocessConfig
 
 
 def full_card(**changes: object) -> ModelCard:

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from app import cli
-from app.core import backend as backend_module
+from app.core.model import backend as backend_module
 from app.core.errors import ModelError
-from app.core.image_io import load_image
-from app.core.model_card import CARD_NAME, sha256_of
+from app.core.io.images import load_image
+from app.core.model.card import CARD_NAME, sha256_of
 from app.core.resources import sample_images
 from app.core.screening import NEGATIVE, POSITIVE, Screener
 

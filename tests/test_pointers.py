@@ -14,7 +14,7 @@ import pytest
 
 from app import selftest
 from app.cli import build_parser, main
-from app.core.image_io import load_model_image
+from app.core.io.images import load_model_image
 from app.core.numbers import probability_text
 from app.core.resources import sample_images
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.preprocessing import (
+from app.core.io.preprocessing import (
     PreprocessConfig,
     apply_clahe,
     load_and_preprocess,
@@ -146,6 +146,6 @@ def test_training_pipeline_equals_app_preprocessing_on_a_full_resolution_origina
     [tensor] = _dataset_tensors([(original, 1)], config)
     expected = load_and_preprocess(str(original), config)
     assert np.array_equal(tensor, expected)
-    from app.core.image_io import load_image
+    from app.core.io.images import load_image
 
     assert load_image(original).pixels.shape != (224, 224)  # really a full-size file: the resize is exercised

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.core.image_io import LoadedImage, load_image
-from app.core.quality import quality_warnings
+from app.core.io.images import LoadedImage, load_image
+from app.core.io.quality import quality_warnings
 
 
 def _image(pixels: np.ndarray, colour: float = 0.0) -> LoadedImage:

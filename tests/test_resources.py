@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.core import resources
-from app.core.model_card import CARD_NAME
+from app.core.model.card import CARD_NAME
 from app.core.resources import MODEL_ENV, MODEL_FILE, base_dir, default_model_path, resource_path, sample_images
 
 REPO = Path(__file__).resolve().parents[1]
@@ -282,7 +282,7 @@ def test_forbidden_entries_find_tensorflows_tree_by_module_and_by_path() -> None
            ("tensorflow/libtensorflow_cc.so.2", "x", "BINARY"), ("libtensorflow_framework.so.2", "x", "SYMLINK"),
            ("tf2onnx.convert", "x", "PYMODULE"), ("onnx/onnx_cpp2py_export.so", "x", "EXTENSION"),
            ("onnxruntime.capi._pybind_state", "x", "PYMODULE"), ("onnxruntime/capi/libonnxruntime_providers_shared.so", "x", "BINARY"),
-           ("app.core.onnx_backend", "x", "PYMODULE"), ("cv2/cv2.abi3.so", "x", "EXTENSION")]
+           ("app.core.model.onnx_backend", "x", "PYMODULE"), ("cv2/cv2.abi3.so", "x", "EXTENSION")]
     assert cfg.forbidden_entries(toc) == [e[0] for e in toc[:7]]
     assert set(cfg.FORBIDDEN_TREES) <= set(cfg.EXCLUDES)
 

@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from app.core.errors import PneumoScanError
-from app.core.scan import scan_folder
-from app.core.scan_csv import read_done
-from app.core.scan_listing import list_images
-from app.core.scan_row import CSV_COLUMNS, ROW_COLUMNS, ScanRow
+from app.core.scan.folder import scan_folder
+from app.core.scan.results_csv import read_done
+from app.core.io.listing import list_images
+from app.core.scan.row import CSV_COLUMNS, ROW_COLUMNS, ScanRow
 from tests.test_image_io import encode, xray_like
 
 REQUIRED_COLUMNS = ("path", "status", "probability", "prediction", "threshold", "model_version", "error")
@@ -91,7 +91,7 @@ def test_written_probability_and_threshold_agree_with_the_label(
     test_model_path: Path, folder: Path, tmp_path: Path, threshold: float, label: str
 ) -> None:
     """The random model answers 0.5 within 1e-11: a threshold a hair above it is equal once rounded for the CSV."""
-    from app.core.model_card import read_card
+    from app.core.model.card import read_card
     from app.core.screening import Screener
 
     model_dir = tmp_path / "model"
@@ -377,7 +377,7 @@ def test_unreadable_sub_folder_gets_an_error_row(test_screener, folder: Path, tm
             raise PermissionError(13, "Permission denied")
         return real(path)
 
-    monkeypatch.setattr("app.core.scan_listing.os.scandir", scandir)
+    monkeypatch.setattr("app.core.io.listing.os.scandir", scandir)
     _scan(test_screener, folder, tmp_path / "out.csv", recursive=True)
     rows = {row["path"]: row for row in _read(tmp_path / "out.csv")}
     assert rows["locked"]["status"] == "error" and rows["locked"]["error"] == (
@@ -409,7 +409,7 @@ def test_the_engine_never_writes_a_non_csv_among_the_images(test_screener, folde
 
 
 def test_scan_request_defaults_and_default_csv(folder: Path) -> None:
-    from app.core.scan import DEFAULT_BATCH_SIZE, ScanRequest, default_scan_csv
+    from app.core.scan.folder import DEFAULT_BATCH_SIZE, ScanRequest, default_scan_csv
 
     request = ScanRequest(folder)
     assert request.batch_size == DEFAULT_BATCH_SIZE == 16 and request.csv_path == default_scan_csv(folder)

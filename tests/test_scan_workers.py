@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.core import local_scorer
+from app.core.scan import local_scorer
 
 
 def test_decode_processes_write_the_same_csv_as_threads(small_onnx_model: Path, sample_folder: Path, tmp_path: Path,

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.domain import DomainGate
+from app.core.model.domain import DomainGate
 from app.core.errors import ModelError
-from app.core.image_io import load_model_image
-from app.core.scope import IN_SCOPE, NEAR_EDGE, NOT_XRAY, OUTSIDE_POPULATION, PopulationCheck, ScopeCheck
+from app.core.io.images import load_model_image
+from app.core.model.scope import IN_SCOPE, NEAR_EDGE, NOT_XRAY, OUTSIDE_POPULATION, PopulationCheck, ScopeCheck
 from tests.helpers import SHARED
 
 ADULTS = SHARED / "data" / "adult_nih"
@@ -71,7 +71,7 @@ def test_a_population_file_that_does_not_match_its_card_is_refused(tmp_path: Pat
     check = _check()
     np.savez(tmp_path / "domain.npz", mean=np.zeros(2, np.float32), precision=np.eye(2, dtype=np.float32))
     check.population.save(tmp_path / "population.npz")
-    from app.core.model_card import sha256_of
+    from app.core.model.card import sha256_of
 
     domain = {"file": "domain.npz", "sha256": sha256_of(tmp_path / "domain.npz"), "cutoff": 10.0, "not_xray_cutoff": 50.0}
     entry = {"file": "population.npz", "sha256": sha256_of(tmp_path / "population.npz"), "cutoff": 1.0, "far_cutoff": 3.0}
@@ -137,8 +137,8 @@ def test_the_card_reports_the_figures_of_its_fit(real_model_path: Path) -> None:
 
 
 def _row(scope: str, prediction: str = "PNEUMONIA"):  # noqa: ANN202
-    from app.core.scan_row import ScanRow
-    from app.core.scope import ANSWERED
+    from app.core.scan.row import ScanRow
+    from app.core.model.scope import ANSWERED
 
     return ScanRow(path="a.png", status="warning", probability=0.93, prediction=prediction, threshold=0.76,
                    model_version="2.1.0", in_domain=scope in ANSWERED, scope=scope, domain_score=80.0, warning="w",
@@ -153,7 +153,7 @@ def test_answers_are_graded_and_out_of_scope_films_are_never_flagged() -> None:
 
 
 def test_the_csv_keeps_the_scope_and_a_resume_refuses_a_scope_that_contradicts_in_domain() -> None:
-    from app.core.scan_row import ScanRow
+    from app.core.scan.row import ScanRow
 
     row = _row(OUTSIDE_POPULATION)
     cells = row.to_csv()

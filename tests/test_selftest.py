@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from app import __version__, selftest
-from app.core.model_card import CARD_NAME, ModelCard
+from app.core.model.card import CARD_NAME, ModelCard
 from app.core.resources import MODEL_ENV, MODEL_FILE
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import pytest
 
 from app.cli import main
 from app.core.errors import PneumoScanError
-from app.core.shards import Shard, shard_of
+from app.core.scan.shards import Shard, shard_of
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -24,9 +24,9 @@ import pytest
 
 from app.cli import main
 from app.core.resources import default_model_path
-from app.core.scope import SCOPES
+from app.core.model.scope import SCOPES
 from app.core.screening import Screener
-from app.core.site import SiteCalibration
+from app.core.model.site import SiteCalibration
 from tests.helpers import KERMANY, SHARED
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
-from app.core.model_card import read_card
+from app.core.model.card import read_card
 from model_training.cli import main as training_main
 from model_training.splits import read_split
 

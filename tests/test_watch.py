@@ -1,4 +1,4 @@
-"""The watch folder (`app.core.watch`, `pneumoscan-cli watch`): files copied in while it runs are scored
+"""The watch folder (`app.core.scan.watch`, `pneumoscan-cli watch`): files copied in while it runs are scored
 once complete, a file still being written is not, a restart scores nothing twice, SIGTERM stops it cleanly."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from app.core.errors import PneumoScanError
 from app.core.screening import Screener
-from app.core.watch import WatchRequest, watch_folder
+from app.core.scan.watch import WatchRequest, watch_folder
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((REPO / "assets" / "samples").glob("*.jpeg"))

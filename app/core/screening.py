@@ -14,13 +14,13 @@ from typing import Sequence
 
 import numpy as np
 
-from app.core.image_io import LoadedImage, load_model_image
-from app.core.model_card import ModelCard, read_card
-from app.core.preprocessing import PreprocessConfig, preprocess
-from app.core.quality import quality_warnings
+from app.core.io.images import LoadedImage, load_model_image
+from app.core.model.card import ModelCard, read_card
+from app.core.io.preprocessing import PreprocessConfig, preprocess
+from app.core.io.quality import quality_warnings
 from app.core.resources import default_model_path
-from app.core.scope import ANSWERED, IN_SCOPE, ScopeCheck
-from app.core.site import SiteCalibration, calibrated
+from app.core.model.scope import ANSWERED, IN_SCOPE, ScopeCheck
+from app.core.model.site import SiteCalibration, calibrated
 
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 PROBABILITY_DIGITS = 6  # decimals of the probability and threshold that the CSV and the CLI report
@@ -37,7 +37,7 @@ class Prediction:
     model_version: str
     clahe: bool  # whether CLAHE was part of the model's input
     domain_score: float | None = None
-    scope: str = IN_SCOPE  # one of `app.core.scope.SCOPES`
+    scope: str = IN_SCOPE  # one of `app.core.model.scope.SCOPES`
     population_score: float | None = None
     warnings: tuple[str, ...] = ()
     site_sha256: str = ""  # of the site calibration that set probability and threshold ("" for the model card's)
@@ -79,7 +79,7 @@ class Explanation:
     def heatmap(self) -> np.ndarray:
         """The map at the picture's size, made on first use: the GUI colours `evidence` itself, and a
         full-size float map of a 20-megapixel X-ray costs tens of milliseconds on the drop path."""
-        from app.core.gradcam import upsample
+        from app.core.explain.gradcam import upsample
 
         return self.cam if self.shape in (None, self.cam.shape) else upsample(self.cam, self.shape)
 
@@ -88,13 +88,13 @@ class Screener:
     """Loads and verifies a model on a backend (ONNX Runtime, or TensorFlow for `keras`); then predicts quickly."""
 
     def __init__(self, model_path: Path | None = None, backend: str | None = None, site: Path | None = None) -> None:
-        """`backend`: "onnx", "keras" or "auto"/None (see `app.core.backend.open_backend`). `site`: a site
+        """`backend`: "onnx", "keras" or "auto"/None (see `app.core.model.backend.open_backend`). `site`: a site
         calibration file (`pneumoscan-cli calibrate`) for this model, refused before the model loads if it
         was made for another one."""
         self.model_path = Path(model_path) if model_path else default_model_path()
         self.card: ModelCard = read_card(self.model_path)
         self.site: SiteCalibration | None = SiteCalibration.load(site, self.card.sha256) if site else None
-        from app.core.backend import open_backend  # imported here so that importing the engine stays fast
+        from app.core.model.backend import open_backend  # imported here so that importing the engine stays fast
 
         self.backend = open_backend(self.model_path, self.card, backend)
         self.scope: ScopeCheck | None = ScopeCheck.from_card(self.model_path.parent, self.card.domain, self.card.population)

@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtWidgets import QWidget
 
 from app import __version__
-from app.core.heatmap_colour import scale_description
+from app.core.explain.colour import scale_description
 from app.core.numbers import threshold_text
 from app.ui.panel import CALIBRATED_FOR, DISCLAIMER
 from app.ui.text_dialog import TextDialog

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 
-from app.core.image_io import LoadedImage
+from app.core.io.images import LoadedImage
 
 SEX = {"M": "male", "F": "female", "O": "other"}
 BOX = QColor(0, 0, 0, 150)  # behind the corner texts

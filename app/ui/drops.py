@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
-from app.core.image_io import is_image_path
+from app.core.io.images import is_image_path
 
 
 def local_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:

@@ -31,9 +31,9 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 
 from app.core.errors import PneumoScanError, describe_error
-from app.core.image_io import LoadedImage, load_image, load_model_image
-from app.core.preprocessing import PreprocessConfig
-from app.core.scan import ScanRequest
+from app.core.io.images import LoadedImage, load_image, load_model_image
+from app.core.io.preprocessing import PreprocessConfig
+from app.core.scan.folder import ScanRequest
 from app.ui.imaging import heat_layer, image_views
 
 

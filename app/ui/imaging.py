@@ -13,9 +13,9 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 
-from app.core.heatmap_colour import Explained, heat_rgba
-from app.core.image_io import LoadedImage
-from app.core.preprocessing import PreprocessConfig, apply_clahe
+from app.core.explain.colour import Explained, heat_rgba
+from app.core.io.images import LoadedImage
+from app.core.io.preprocessing import PreprocessConfig, apply_clahe
 
 
 def gray_to_qimage(gray: np.ndarray) -> QImage:

@@ -105,7 +105,7 @@ def launch(argv: list[str], started: float | None = None):  # noqa: ANN201 - (QA
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setStyle("Fusion")
     if args.backend:  # the model loads on the engine's thread, which reads it like $PNEUMOSCAN_MODEL
-        from app.core.backend import BACKEND_ENV
+        from app.core.model.backend import BACKEND_ENV
 
         os.environ[BACKEND_ENV] = args.backend
     window = MainWindow(model_path=args.model)

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.heatmap_colour import scale_description
-from app.core.scope import IN_SCOPE, NOT_XRAY, OUTSIDE_POPULATION
+from app.core.explain.colour import scale_description
+from app.core.model.scope import IN_SCOPE, NOT_XRAY, OUTSIDE_POPULATION
 from app.core.screening import NEGATIVE, POSITIVE, Explanation, Prediction
 from app.core.numbers import probability_text, probability_with_percent, threshold_text
 from app.ui.result_widgets import ColourLegend, ElidedLabel, ProbabilityBar, ResultBadge

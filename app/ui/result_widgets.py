@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
-from app.core.heatmap_colour import FLOOR, colour_index
+from app.core.explain.colour import FLOOR, colour_index
 from app.ui.imaging import BADGE_STYLES, rgba_to_qimage, shape_icon
 from app.core.numbers import threshold_text
 

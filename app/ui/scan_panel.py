@@ -36,12 +36,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.image_io import is_image_path
-from app.core.scan import DEFAULT_BATCH_SIZE, ScanRequest, default_scan_csv
-from app.core.scan_listing import list_images
-from app.core.scan_loop import ScanUpdate
-from app.core.scan_row import ScanRow
-from app.core.scope import IN_SCOPE, NEAR_EDGE, NOT_XRAY, OUTSIDE_POPULATION
+from app.core.io.images import is_image_path
+from app.core.scan.folder import DEFAULT_BATCH_SIZE, ScanRequest, default_scan_csv
+from app.core.io.listing import list_images
+from app.core.scan.loop import ScanUpdate
+from app.core.scan.row import ScanRow
+from app.core.model.scope import IN_SCOPE, NEAR_EDGE, NOT_XRAY, OUTSIDE_POPULATION
 from app.ui.engine import Engine, ScanEnd, ScanJob
 from app.ui.imaging import BADGE_STYLES
 from app.core.numbers import probability_text

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.scope import IN_SCOPE, NEAR_EDGE, NOT_XRAY, OUTSIDE_POPULATION
+from app.core.model.scope import IN_SCOPE, NEAR_EDGE, NOT_XRAY, OUTSIDE_POPULATION
 from app.core.screening import POSITIVE
 
 LABEL_MARK = {"PNEUMONIA": "\u25b2", "NORMAL": "\u25cf"}

@@ -15,10 +15,10 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from app import __version__
-from app.core.image_io import IMAGE_SUFFIXES, LoadedImage
-from app.core.preprocessing import PreprocessConfig
+from app.core.io.images import IMAGE_SUFFIXES, LoadedImage
+from app.core.io.preprocessing import PreprocessConfig
 from app.core.resources import default_model_path
-from app.core.scope import NOT_XRAY
+from app.core.model.scope import NOT_XRAY
 from app.core.screening import Explanation
 from app.ui.about import AboutDialog
 from app.ui.actions import WindowCommands

@@ -44,7 +44,7 @@ def identity_dicom(source: Path, folder: Path) -> Path:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
-    from app.core.image_io import load_image
+    from app.core.io.images import load_image
 
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
@@ -124,7 +124,7 @@ def main() -> int:
     show(originals / "PNEUMONIA" / "person1372_bacteria_3503.jpeg", "near_edge")  # domain score 76.4, cut-off 75.4
     show(identity_dicom(originals / "PNEUMONIA" / "person1638_bacteria_4340.jpeg", scratch), "identity_overlay")
 
-    from app.core.image_io import load_image
+    from app.core.io.images import load_image
 
     panel = window.scan_panel
     panel.ask_include_subfolders = lambda _folder, _count: True  # the offer a drop of class sub-folders makes

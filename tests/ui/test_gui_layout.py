@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from app.core.scope import NOT_XRAY
+from app.core.model.scope import NOT_XRAY
 from app.ui.viewer import MIN_IMAGE_AREA
 from tests.ui.conftest import PNEUMONIA_SAMPLE
 from tests.ui.test_gui_window import open_and_wait

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 import app.cli as cli
-from app.core.image_io import load_image, load_model_image
+from app.core.io.images import load_image, load_model_image
 from tests.helpers import ORIGINALS
 from tests.test_image_io import encode, xray_like
 from tests.ui.test_gui_window import open_and_wait

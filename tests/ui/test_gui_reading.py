@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QSlider,
 )
 
-from app.core.scan_row import ScanRow
-from app.core.scope import IN_SCOPE, NEAR_EDGE, NOT_XRAY, OUTSIDE_POPULATION
+from app.core.scan.row import ScanRow
+from app.core.model.scope import IN_SCOPE, NEAR_EDGE, NOT_XRAY, OUTSIDE_POPULATION
 from app.core.screening import Explanation, Prediction
 from app.ui.imaging import qimage_to_rgb
 from app.ui.levels import Levels
@@ -143,7 +143,7 @@ def test_window_level_and_invert_reset_for_each_new_image_unless_kept(window, qt
 # --- identity overlay ---------------------------------------------------------------------------
 def test_dicom_identity_is_in_the_views_corners_and_out_of_exports_unless_asked(window, qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     pytest.importorskip("pydicom")
-    from app.core.image_io import load_image
+    from app.core.io.images import load_image
     from tests.test_image_io import make_dicom, ramp16
 
     path = tmp_path / "adult_lateral.dcm"
@@ -179,7 +179,7 @@ def test_dicom_identity_is_in_the_views_corners_and_out_of_exports_unless_asked(
 
 # --- say what the number is ---------------------------------------------------------------------
 def site_file(folder: Path, model_sha256: str) -> Path:
-    from app.core.site import SiteCalibration
+    from app.core.model.site import SiteCalibration
 
     site = SiteCalibration("St Elsewhere", model_sha256, 1.3, -0.4, 0.61, "2026-11-02T10:00:00",
                            {"NORMAL": 120, "PNEUMONIA": 180})

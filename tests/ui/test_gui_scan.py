@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from app.core.scan_row import CSV_COLUMNS
+from app.core.scan.row import CSV_COLUMNS
 from tests.ui.conftest import NORMAL_SAMPLE, SAMPLES
 
 TIMEOUT = 60_000

@@ -13,7 +13,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from app.core.scope import NOT_XRAY, OUTSIDE_POPULATION
+from app.core.model.scope import NOT_XRAY, OUTSIDE_POPULATION
 from app.core.numbers import probability_text
 from tests.ui.conftest import NORMAL_SAMPLE, PNEUMONIA_SAMPLE, SAMPLES, displayed
 
@@ -103,7 +103,7 @@ def test_stale_results_are_dropped(window, qtbot) -> None:  # noqa: ANN001
 
 
 def test_drop_a_folder_offers_a_scan(window, tmp_path: Path) -> None:  # noqa: ANN001
-    from app.core.scan import default_scan_csv
+    from app.core.scan.folder import default_scan_csv
 
     drop(window, [SAMPLES])
     assert window.scan_dock.isVisible()
@@ -251,8 +251,8 @@ def test_clahe_view_uses_the_model_cards_settings(make_window, test_model_path: 
     import dataclasses
     import shutil
 
-    from app.core.model_card import read_card
-    from app.core.preprocessing import apply_clahe
+    from app.core.model.card import read_card
+    from app.core.io.preprocessing import apply_clahe
 
     model_dir = tmp_path / "model"
     model_dir.mkdir()
@@ -298,8 +298,8 @@ def test_gradcam_toggle_and_opacity_change_the_pixels(window, qtbot) -> None:  #
 
 def test_shown_blend_is_the_engines_overlay(window, qtbot) -> None:  # noqa: ANN001
     """The viewer blends ready layers; at full resolution that must equal `overlay` from the engine."""
-    from app.core.heatmap_colour import overlay
-    from app.core.preprocessing import apply_clahe
+    from app.core.explain.colour import overlay
+    from app.core.io.preprocessing import apply_clahe
 
     window.commands.gradcam.setChecked(True)
     window.commands.clahe.setChecked(True)
@@ -412,7 +412,7 @@ def test_about_shows_the_model_card(window) -> None:  # noqa: ANN001
 def test_about_names_metrics_in_words_with_percentages_and_the_domain_cut_off() -> None:
     import json
 
-    from app.core.model_card import ModelCard
+    from app.core.model.card import ModelCard
     from app.ui.about import about_html
 
     card = ModelCard.from_dict(json.loads((Path(__file__).resolve().parents[2] / "resources" / "model_card.json").read_text()))
@@ -463,8 +463,8 @@ import sys, time
 from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 app = QCoreApplication([])
-from app.core.image_io import load_image
-from app.core.scan import ScanRequest
+from app.core.io.images import load_image
+from app.core.scan.folder import ScanRequest
 from app.ui.engine import Engine, ScanJob
 model, sample, folder, out = sys.argv[1:5]
 engine, results = Engine(), []

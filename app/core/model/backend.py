@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from app.core.errors import ModelError
-from app.core.model_card import ModelCard, read_card
+from app.core.model.card import ModelCard, read_card
 
 BACKENDS = ("auto", "onnx", "keras")
 BACKEND_ENV = "PNEUMOSCAN_BACKEND"  # like $PNEUMOSCAN_MODEL: reaches the GUI's loader thread and the bundle
@@ -72,7 +72,7 @@ def open_backend(model_path: Path, card: ModelCard, requested: str | None = None
     if _runs_onnx(model_path, exported, requested):
         if not exported:
             raise ModelError(f"{model_path.name} has no ONNX export beside it: {export_hint(model_path)}, or use --backend keras.")
-        from app.core.onnx_backend import OnnxBackend
+        from app.core.model.onnx_backend import OnnxBackend
 
         return OnnxBackend(folder, card)
     if not tensorflow_installed():
@@ -80,7 +80,7 @@ def open_backend(model_path: Path, card: ModelCard, requested: str | None = None
             raise ModelError("The keras backend needs TensorFlow and Keras: pip install 'pneumoscan[keras]'.")
         raise ModelError(f"{model_path.name} has no ONNX export beside it and TensorFlow is not installed: "
                          f"{export_hint(model_path)}, or pip install 'pneumoscan[keras]' to run it as it is.")
-    from app.core.classifier import load_classifier
+    from app.core.model.keras_classifier import load_classifier
 
     keras_path = folder / card.model_file if is_onnx else model_path
     if is_onnx:

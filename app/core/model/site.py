@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import ModelError, OutputError
-from app.core.outputs import check_writable, refuse_inputs
+from app.core.io.outputs import check_writable, refuse_inputs
 
 SITE_KIND = "pneumoscan-site-calibration"
 SITE_SCHEMA = 1

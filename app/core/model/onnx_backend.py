@@ -2,7 +2,7 @@
 
 Importing TensorFlow and loading the `.keras` file cost about 5 s and 780 MiB before the first
 prediction; ONNX Runtime gets there in a fraction of a second. Grad-CAM needs no gradient engine:
-`app.core.head` computes it from the feature map and the pooled features of one forward pass.
+`app.core.model.head` computes it from the feature map and the pooled features of one forward pass.
 
 Every file is read once, checked against the model card's sha256 and used from those same bytes, and
 only from the model's own folder, so a swapped or planted file never runs.
@@ -18,8 +18,8 @@ from typing import Any, Callable
 import numpy as np
 
 from app.core.errors import ModelError
-from app.core.head import Head
-from app.core.model_card import ModelCard
+from app.core.model.head import Head
+from app.core.model.card import ModelCard
 
 INPUT = "image"
 OUTPUTS = ("feature_map", "logit", "features")  # the names the exporter gives the graph's outputs

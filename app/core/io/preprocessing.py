@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.core.image_io import load_image
+from app.core.io.images import load_image
 
 SCALINGS = ("mobilenet_v2",)  # x / 127.5 - 1, as keras.applications.mobilenet_v2.preprocess_input
 

@@ -20,23 +20,23 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import ImageLoadError, OutputError
-from app.core.image_io import load_model_image
-from app.core.labelled import (
+from app.core.io.images import load_model_image
+from app.core.evaluate.labelled import (
     CLASSES,
     LabelledError,
     LabelledImage,
     class_counts,
     relative_name,
 )
-from app.core.metrics import (
+from app.core.evaluate.metrics import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
     bootstrap_intervals,
     compute_metrics,
 )
-from app.core.outputs import atomic_write_bytes, csv_escape, is_same_file
-from app.core.plots import reliability_png, roc_png
-from app.core.scope import ANSWERED
+from app.core.io.outputs import atomic_write_bytes, csv_escape, is_same_file
+from app.core.evaluate.plots import reliability_png, roc_png
+from app.core.model.scope import ANSWERED
 from app.core.screening import Screener
 
 BATCH = 32

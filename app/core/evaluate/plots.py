@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.core.metrics import reliability, roc_curve
+from app.core.evaluate.metrics import reliability, roc_curve
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BLACK, GREY, LIGHT = (0, 0, 0), (140, 140, 140), (225, 225, 225)

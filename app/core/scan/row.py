@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.errors import describe_error
-from app.core.model_card import ModelCard
-from app.core.outputs import csv_escape, csv_unescape
+from app.core.model.card import ModelCard
+from app.core.io.outputs import csv_escape, csv_unescape
 from app.core.numbers import probability_text, threshold_text
-from app.core.scope import ANSWERED, NOT_XRAY, SCOPES
+from app.core.model.scope import ANSWERED, NOT_XRAY, SCOPES
 from app.core.screening import NEGATIVE, POSITIVE, PROBABILITY_DIGITS, Prediction
 
 # A row's own cells, then what binds a resume to the scan that wrote it: the site calibration, the decision
@@ -40,7 +40,7 @@ class ScanRow:
     threshold: float | None = None
     model_version: str = ""
     in_domain: bool | None = None
-    scope: str = ""  # one of `app.core.scope.SCOPES`; "" for an error row or a model without a scope check
+    scope: str = ""  # one of `app.core.model.scope.SCOPES`; "" for an error row or a model without a scope check
     domain_score: float | None = None
     population_score: float | None = None
     warning: str = ""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.errors import PneumoScanError
-from app.core.scan_listing import check_folder, list_images
+from app.core.io.listing import check_folder, list_images
 
 CLASSES = ("NORMAL", "PNEUMONIA")  # label 1 = PNEUMONIA, the positive class
 _LABELS = {"normal": 0, "0": 0, "pneumonia": 1, "1": 1}

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from app.core.image_io import LoadedImage
+from app.core.io.images import LoadedImage
 
 MIN_STD = 8.0  # 8-bit units; an exposed chest has tens
 MIN_PERCENTILE_SPAN = 40  # 1st to 99th percentile

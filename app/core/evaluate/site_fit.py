@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime
 
-from app.core.evaluation import LabelledScores, performance
-from app.core.labelled import CLASSES, LabelledError
-from app.core.metrics import BOOTSTRAP_RESAMPLES
+from app.core.evaluate.report import LabelledScores, performance
+from app.core.evaluate.labelled import CLASSES, LabelledError
+from app.core.evaluate.metrics import BOOTSTRAP_RESAMPLES
 from app.core.screening import Screener
-from app.core.site import (
+from app.core.model.site import (
     MIN_PER_CLASS,
     SiteCalibration,
     calibrated,

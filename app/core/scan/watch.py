@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.errors import OutputError
-from app.core.local_scorer import score_locally
-from app.core.outputs import check_unlocked, exclusive_output, remove_stale_parts
-from app.core.scan_csv import CsvSink, ScanBinding, check_scan_output, has_bom, is_results_file, read_done
-from app.core.scan_listing import check_folder, list_entries
-from app.core.scan_row import ScanRow, decision_of, file_fingerprint
+from app.core.scan.local_scorer import score_locally
+from app.core.io.outputs import check_unlocked, exclusive_output, remove_stale_parts
+from app.core.scan.results_csv import CsvSink, ScanBinding, check_scan_output, has_bom, is_results_file, read_done
+from app.core.io.listing import check_folder, list_entries
+from app.core.scan.row import ScanRow, decision_of, file_fingerprint
 from app.core.screening import Screener
 
 INTERVAL_S = 1.0  # between two listings of the folder

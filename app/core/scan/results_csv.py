@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.errors import OutputError, PneumoScanError
-from app.core.outputs import check_writable, csv_escape, csv_unescape, temp_beside
-from app.core.scan_row import CSV_COLUMNS, SHA_DIGITS, ScanRow, file_fingerprint
-from app.core.shards import PART_COLUMNS, PartOrigin
+from app.core.io.outputs import check_writable, csv_escape, csv_unescape, temp_beside
+from app.core.scan.row import CSV_COLUMNS, SHA_DIGITS, ScanRow, file_fingerprint
+from app.core.scan.shards import PART_COLUMNS, PartOrigin
 
 # File names that are not valid UTF-8 (possible on Linux) are written back byte for byte, so the scan
 # never dies on one and a resumed scan still recognises them.

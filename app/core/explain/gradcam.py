@@ -1,6 +1,6 @@
 """Grad-CAM (Selvaraju et al., 2017): where in the image the evidence for a class lies.
 
-The gradient step runs inside the compiled model call (`app.core.classifier.cam_from_gradients`);
+The gradient step runs inside the compiled model call (`app.core.model.keras_classifier.cam_from_gradients`);
 this module holds the NumPy/OpenCV side, so the GUI can draw the colour legend without TensorFlow.
 
 Channel weights are the spatially averaged gradients of the logit (before the sigmoid; negated to

@@ -5,7 +5,7 @@ workers on Slurm/PBS/Kubernetes (dask-jobqueue, dask-kubernetes), re-runs the ta
 dies, and moves results back to the client. Each worker loads the model once, through a worker plugin
 that refuses a model other than the client's (version and sha256); the files are read by path, so the
 folder (and `--model`, if given) must be visible at the same path on every worker, as on a shared file
-system. The client cuts the files into chunks, and `app.core.scan_loop.run_scan` writes the rows in sorted
+system. The client cuts the files into chunks, and `app.core.scan.loop.run_scan` writes the rows in sorted
 order as chunks finish: the same CSV, resume, progress and Ctrl-C as a local scan. A chunk is written
 once, when its result arrives, however often Dask had to run it.
 """
@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.errors import ModelError, PneumoScanError
-from app.core.local_scorer import score_locally
-from app.core.model_card import ModelCard
-from app.core.scan import DEFAULT_BATCH_SIZE, ScanRequest
-from app.core.scan_loop import ScanUpdate, Scorer, run_scan
-from app.core.scan_row import ScanRow
+from app.core.scan.local_scorer import score_locally
+from app.core.model.card import ModelCard
+from app.core.scan.folder import DEFAULT_BATCH_SIZE, ScanRequest
+from app.core.scan.loop import ScanUpdate, Scorer, run_scan
+from app.core.scan.row import ScanRow
 from app.core.screening import Screener
 
 try:

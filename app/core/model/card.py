@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import ModelError
-from app.core.preprocessing import PreprocessConfig
+from app.core.io.preprocessing import PreprocessConfig
 
 CARD_NAME = "model_card.json"
 
@@ -39,7 +39,7 @@ class ModelCard:
     command: str = ""
     training_time_s: float | None = None
     domain: dict[str, Any] = field(default_factory=dict)  # {"file", "sha256", "cutoff", "not_xray_cutoff", ...}
-    # The supervised population check (`app.core.scope`): {"file", "sha256", "cutoff", "method", "figures"}.
+    # The supervised population check (`app.core.model.scope`): {"file", "sha256", "cutoff", "method", "figures"}.
     population: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
     # Grad-CAM evidence (logit units) that the heat map's top colour stands for: a fixed scale, so one

@@ -37,6 +37,6 @@ class DomainGate:
 
     @classmethod
     def load(cls, path: Path, cutoff: float) -> DomainGate:
-        """Read the statistics (`app.core.scope.ScopeCheck.from_card` has checked them against the card)."""
+        """Read the statistics (`app.core.model.scope.ScopeCheck.from_card` has checked them against the card)."""
         with np.load(path) as data:
             return cls(data["mean"].astype(np.float64), data["precision"].astype(np.float64), float(cutoff))

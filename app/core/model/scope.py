@@ -1,7 +1,7 @@
 """The scope check: may the model answer for this image at all, and how sure is that?
 
 Two parts, both on the 1280 features the prediction has already computed:
-- the domain gate (`app.core.domain`): the Mahalanobis distance from the training films. Past the
+- the domain gate (`app.core.model.domain`): the Mahalanobis distance from the training films. Past the
   largest distance of any chest film seen at fitting time the image is *not a chest X-ray* (a
   photograph, a CT slice, noise): no probability is shown.
 - the population check (`PopulationCheck`): a linear classifier fitted at the end of training on the
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.domain import DomainGate
+from app.core.model.domain import DomainGate
 from app.core.errors import ModelError
-from app.core.model_card import sha256_of
+from app.core.model.card import sha256_of
 
 IN_SCOPE = "in scope"
 NEAR_EDGE = "near the domain edge"

@@ -367,7 +367,7 @@ def _stretch_to_uint8(values: np.ndarray, value_range: tuple[float, float] | Non
 def _load_dicom(data: bytes) -> LoadedImage:
     import pydicom  # imported lazily: most sessions never open a DICOM file
 
-    from app.core.dicom_display import display_values, identity, palette_to_rgb
+    from app.core.io.dicom import display_values, identity, palette_to_rgb
 
     _check_deflated_size(data)
     try:

@@ -1,7 +1,7 @@
 """The scan around any `Scorer`: listing, shard, resume, the CSV and progress, on this machine or a cluster.
 
 `run_scan` is a generator of `ScanUpdate`s, one after every chunk of rows written and flushed; stopping
-the iteration leaves a valid CSV of everything finished (`app.core.scan_csv`).
+the iteration leaves a valid CSV of everything finished (`app.core.scan.results_csv`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.model_card import ModelCard
-from app.core.outputs import exclusive_output, remove_stale_parts
-from app.core.scan_csv import CsvSink, ScanBinding, check_scan_output, has_bom, read_resume
-from app.core.scan_listing import check_folder, list_entries
-from app.core.scan_row import ScanRow, decision_of, file_fingerprint
-from app.core.shards import PartOrigin, Shard
+from app.core.model.card import ModelCard
+from app.core.io.outputs import exclusive_output, remove_stale_parts
+from app.core.scan.results_csv import CsvSink, ScanBinding, check_scan_output, has_bom, read_resume
+from app.core.io.listing import check_folder, list_entries
+from app.core.scan.row import ScanRow, decision_of, file_fingerprint
+from app.core.scan.shards import PartOrigin, Shard
 
 # Scores `entries` ((path, problem) each, problem "" for a file to read) named `names` (relative paths), yielding
 # rows in their order, chunk by chunk; closing the iterator stops the work not yet done.

@@ -10,10 +10,10 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from pathlib import Path
 
 from app.core.errors import PneumoScanError
-from app.core.image_io import load_model_image
-from app.core.model_card import ModelCard
-from app.core.scan_loop import Scorer
-from app.core.scan_row import ScanRow
+from app.core.io.images import load_model_image
+from app.core.model.card import ModelCard
+from app.core.scan.loop import Scorer
+from app.core.scan.row import ScanRow
 from app.core.screening import Prepared, Screener
 
 DEFAULT_BATCH_SIZE = 16  # the one default of the CLI, the GUI and the engine

@@ -19,7 +19,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from app.core.gradcam import COLORMAP
+from app.core.explain.gradcam import COLORMAP
 
 FLOOR = 0.1  # evidence / reference below which nothing is tinted
 FULL_ALPHA_AT = 0.5  # evidence / reference at which the colour is fully opaque (before the opacity)

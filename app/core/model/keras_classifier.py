@@ -14,8 +14,8 @@ import keras
 import tensorflow as tf
 
 from app.core.errors import ModelError
-from app.core.graph import build_forward
-from app.core.model_card import ModelCard
+from app.core.model.keras_graph import build_forward
+from app.core.model.card import ModelCard
 
 
 def cam_from_gradients(feature_map: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:

@@ -5,8 +5,8 @@ GUI's worker forwards it to a progress bar; stopping the iteration (Ctrl-C, the 
 leaves a valid CSV of everything finished, and `resume=True` later skips those files (and tries
 the ones with an error row again). Files are decoded on a thread pool (or, with `processes`, in
 decode processes) while the model runs on the previous batch; `run_scan` takes any `Scorer`, which is
-how `app.core.distributed` sends the same scan to a Dask cluster. With a `Shard`, only that part of
-the folder is scanned and every row records it (`app.core.shards`).
+how `app.core.scan.distributed` sends the same scan to a Dask cluster. With a `Shard`, only that part of
+the folder is scanned and every row records it (`app.core.scan.shards`).
 
 `ScanRequest` is a scan as a user asks for it (CLI or GUI); its `check` refuses, before the model
 loads, whatever would overwrite an input or an unrelated file. The parts: `scan_row` (one file's
@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.errors import OutputError, PneumoScanError
-from app.core.local_scorer import DECODE_THREADS, DEFAULT_BATCH_SIZE, score_locally
-from app.core.outputs import check_unlocked
-from app.core.scan_csv import ScanBinding, check_scan_output, is_results_file, read_done
-from app.core.scan_listing import check_folder, list_entries
-from app.core.scan_loop import ScanUpdate, run_scan
+from app.core.scan.local_scorer import DECODE_THREADS, DEFAULT_BATCH_SIZE, score_locally
+from app.core.io.outputs import check_unlocked
+from app.core.scan.results_csv import ScanBinding, check_scan_output, is_results_file, read_done
+from app.core.io.listing import check_folder, list_entries
+from app.core.scan.loop import ScanUpdate, run_scan
 from app.core.screening import Screener
-from app.core.shards import PartOrigin, Shard
+from app.core.scan.shards import PartOrigin, Shard
 
 MAX_BATCH_SIZE = 1024
 MAX_PROCESSES = 256
@@ -56,7 +56,7 @@ class ScanRequest:
     clahe: bool | None = None  # None: as the model card says
     batch_size: int = DEFAULT_BATCH_SIZE
     excel: bool = False  # UTF-8 with a byte-order mark, for Excel
-    shard: Shard | None = None  # scan only this part of the folder into a part CSV (see `app.core.shards`)
+    shard: Shard | None = None  # scan only this part of the folder into a part CSV (see `app.core.scan.shards`)
     processes: int = 0  # decode processes; 0: decode on threads of this process
 
     @property

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.errors import OutputError, PneumoScanError
-from app.core.outputs import check_writable, refuse_inputs, temp_beside
-from app.core.scan_csv import BOM, CSV_ENCODING, CSV_ERRORS, Results, is_results_file, read_results
-from app.core.scan_listing import list_entries
-from app.core.scan_row import CSV_COLUMNS
+from app.core.io.outputs import check_writable, refuse_inputs, temp_beside
+from app.core.scan.results_csv import BOM, CSV_ENCODING, CSV_ERRORS, Results, is_results_file, read_results
+from app.core.io.listing import list_entries
+from app.core.scan.row import CSV_COLUMNS
 
 ADVICE = "merge only the parts that `scan --shard` wrote."
 

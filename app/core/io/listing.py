@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from app.core.errors import PneumoScanError
-from app.core.image_io import has_dicom_preamble, is_image_path, is_refused_path
+from app.core.io.images import has_dicom_preamble, is_image_path, is_refused_path
 
 
 def check_folder(folder: Path) -> None:
