@@ -7,13 +7,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core.evaluate.labelled import CLASSES
+
 DEFAULT_VERSION = "2.0.0"
 
 
 def training_folder(data: Path) -> Path:
-    """`data` itself when it holds NORMAL/ and PNEUMONIA/, else its `train/` (our validation split is
-    carved from it; an official `val/` beside it is too small to choose anything with and is not used)."""
-    return data / "train" if (data / "train").is_dir() else data
+    """`data` itself when it holds a class folder (NORMAL/ or PNEUMONIA/), else its `train/` when there is one
+    (our validation split is carved from it; an official `val/` beside it is too small to choose anything with
+    and is not used), else `data`. A folder holding both class folders and a `train/` is taken as it is: the
+    class folders beside it are what it labels, and a missing one is refused by name rather than passed over."""
+    has_classes = any((data / name).is_dir() for name in CLASSES)
+    return data / "train" if (data / "train").is_dir() and not has_classes else data
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ import numpy as np
 
 from app.core.model.keras_classifier import Classifier
 from app.core.model.card import ModelCard, sha256_of
-from app.core.io.preprocessing import PreprocessConfig
+from app.core.io.collect import Decoded
+from app.core.io.preprocessing import PreprocessConfig, preprocess
 from app.core.progress import tracked
 from app.core.resources import MODEL_FILE
 from model_training.architecture import FEATURE_LAYER, LOGIT_LAYER, TARGET_LAYER
@@ -39,16 +40,24 @@ from model_training.calibration import (
 from model_training.domain_fit import CUTOFF_PERCENTILE, fit_domain_gate
 from model_training.metrics import compute_metrics
 from model_training.phases import TrainingState
-from model_training.pipeline import make_dataset
 from model_training.plots import evaluation_plots, training_curves
 from model_training.foreign_images import foreign_images
-from model_training.scope_fit import NOT_XRAY_METHOD, fit_scope, onnx_features, population_entry, scope_data
+from model_training.scope_fit import (
+    NOT_XRAY_METHOD,
+    SplitFilms,
+    fit_scope,
+    forward,
+    onnx_features,
+    population_entry,
+    scope_data,
+)
 from model_training.splits import CLASSES, Sample
 from model_training.config import TrainConfig, training_folder
 from model_training.shifts import stress_conditions
-from model_training.stress import condition_logits, condition_metrics, decode_all, summarise, write_report
+from model_training.stress import condition_logits, condition_metrics, summarise, write_report
 
 log = logging.getLogger(__name__)
+Split = Decoded[Sample, np.ndarray]  # a split's samples and their images, decoded once by `train`
 
 
 class Calibration(NamedTuple):
@@ -70,38 +79,28 @@ LICENCE = ("Training data: CC BY 4.0, Kermany et al., Mendeley Data v2, doi:10.1
            "Cell 172(5):1122-1131, 2018. ImageNet MobileNetV2 weights: Apache 2.0.")
 
 
-def logits_and_features(classifier: Classifier, samples: list[Sample], config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Un-augmented predictions over `samples`, through the same tf.data pipeline as training."""
-    logits, features = [], []
-    for images, _ in make_dataset(samples, config, batch_size=64):
-        logit, feature = classifier.infer(images.numpy())
-        logits.append(logit)
-        features.append(feature)
-    return np.concatenate(logits), np.concatenate(features)
-
-
-def stress_logits(classifier: Classifier, val: list[Sample], config: PreprocessConfig) -> dict[str, np.ndarray]:
-    """Validation logits clean and under every stress-test condition (decoded once)."""
-    images, kept, errors = decode_all(val, config.input_size)
-    if errors:
-        raise ValueError(f"{len(errors)} validation images could not be read: {sorted(errors)[:3]}")
-    keys = [f"{CLASSES[s.label]}/{Path(s.path).name}" for s in kept]
+def stress_logits(classifier: Classifier, val: Split, config: PreprocessConfig, clean: np.ndarray) -> dict[str, np.ndarray]:
+    """Validation logits clean (`clean`, computed once by the caller) and under every shift of the stress test."""
+    keys = [f"{CLASSES[s.label]}/{Path(s.path).name}" for s in val.kept]
     infer = lambda batch: classifier.infer(batch)[0]  # noqa: E731
     out = {}
     conditions = stress_conditions()
     for condition in tracked(conditions, len(conditions), "conditions", "stress logits"):
-        out[condition.name] = condition_logits(infer, images, keys, condition, config)
+        if condition.shift == "clean":  # as `condition_logits` gives it: the same images, the same batches
+            out[condition.name] = np.asarray(clean, np.float64).reshape(-1)
+        else:
+            out[condition.name] = condition_logits(infer, val.images, keys, condition, config)
         log.info("stress logits: %s", condition.name)
     return out
 
 
-def gradcam_reference(classifier: Classifier, val: list[Sample], config: PreprocessConfig, positive: np.ndarray) -> float:
+def gradcam_reference(classifier: Classifier, val: Split, config: PreprocessConfig, positive: np.ndarray) -> float:
     """The evidence the heat map's top colour stands for: the 99th percentile of the validation images'
     Grad-CAM maxima, each for its predicted class (`positive`, in `val`'s order), so one colour means
     the same on every image."""
     peaks = []
-    for (images, _), is_positive in zip(make_dataset(val, config, batch_size=1), positive):
-        evidence, _, _ = classifier.explain(images.numpy()[0], positive=bool(is_positive))
+    for gray, is_positive in zip(val.images, positive):
+        evidence, _, _ = classifier.explain(preprocess(gray, config), positive=bool(is_positive))
         peaks.append(float(evidence.max()))
     return float(np.percentile(peaks, GRADCAM_REFERENCE_PERCENTILE))
 
@@ -147,16 +146,18 @@ def fold_offset(model: keras.Model, offset: float) -> None:
     layer.set_weights([kernel, bias + np.float32(offset)])
 
 
-def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, train: list[Sample], val: list[Sample],
+def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, train_split: Split, val_split: Split,
              preprocessing: PreprocessConfig) -> Path:
-    """Write `<out>/pneumoscan_mobilenetv2.keras` with its card, domain statistics, stress report and plots."""
+    """Write `<out>/pneumoscan_mobilenetv2.keras` with its card, domain statistics, stress report and plots.
+    `train_split` / `val_split`: the run's images as decoded once, which every pass here reuses."""
     out: Path = config.out
     started = time.monotonic()
+    train, val = train_split.kept, val_split.kept
     classifier = Classifier(model, TARGET_LAYER, FEATURE_LAYER)
     y_val = np.array([s.label for s in val])
-    val_logits, val_features = logits_and_features(classifier, val, preprocessing)
-    _, train_features = logits_and_features(classifier, train, preprocessing)
-    per_condition = stress_logits(classifier, val, preprocessing)
+    val_logits, val_features = forward(classifier.infer, val_split.images, preprocessing)
+    _, train_features = forward(classifier.infer, train_split.images, preprocessing)
+    per_condition = stress_logits(classifier, val_split, preprocessing, val_logits)
     np.savez_compressed(out / "stress_logits_val.npz", y=y_val, **per_condition)  # to study other rules offline
 
     choices = calibrations(y_val, val_logits, per_condition)
@@ -186,13 +187,14 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
     gate, val_scores = fit_domain_gate(train_features, val_features)
     gate.save(out / DOMAIN_FILE)
     metrics["in_domain_share"] = float(np.mean(gate.in_domain(val_scores)))
-    reference = gradcam_reference(classifier, val, preprocessing, probabilities >= threshold)
+    reference = gradcam_reference(classifier, val_split, preprocessing, probabilities >= threshold)
     population = {}
     if config.outside is not None:
         data = scope_data(training_folder(config.data), [Path(s.path) for s in train], [Path(s.path) for s in val],
                           config.outside, config.full_resolution)
+        films = SplitFilms(train_split.images, val_split.images, train_features, val_features)
         fitted = fit_scope(onnx_features(classifier.infer, preprocessing), gate, data, preprocessing.input_size,
-                           [image.pixels for image in foreign_images().values()], log.info)
+                           [image.pixels for image in foreign_images().values()], log.info, films)
         population = population_entry(fitted, out)
         domain_extra = {"not_xray_cutoff": fitted.not_xray_cutoff, "not_xray_method": NOT_XRAY_METHOD}
     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +20,12 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from app.core.model.domain import DomainGate
-from app.core.io.images import ImageLoadError, load_model_image
+from app.core.io.collect import decode_all
 from app.core.model.card import sha256_of
 from app.core.io.preprocessing import PreprocessConfig, preprocess
 from app.core.model.scope import SCOPES, PopulationCheck, ScopeCheck
 from model_training.shifts import SUITE, STRENGTHS, Condition, apply
+from model_training.splits import model_pixels
 
 CUTOFF_PERCENTILE = 99.5  # of the validation films kept in the population
 OUTSIDE_FIT_SHARE = 0.6  # of the outside patients used for the fit; the others are held out to report
@@ -65,15 +66,9 @@ def split_by_patient(films: list[OutsideFilm], share: float = OUTSIDE_FIT_SHARE,
     return [f for f in films if f.patient in fit], [f for f in films if f.patient not in fit]
 
 
-def decode(paths: Iterable[Path], input_size: tuple[int, int]) -> tuple[list[np.ndarray], list[Path]]:
-    """The model's copy of each readable file (as the app decodes it), and the files that failed."""
-    images, failed = [], []
-    for path in paths:
-        try:
-            images.append(load_model_image(path, input_size).pixels)
-        except ImageLoadError:
-            failed.append(Path(path))
-    return images, failed
+def decode(paths: Sequence[Path], input_size: tuple[int, int]) -> list[np.ndarray]:
+    """The model's copy of each readable file (as the app decodes it); a film that fails is not fitted on."""
+    return decode_all(paths, model_pixels(input_size)).images
 
 
 def as_training_copy(gray: np.ndarray, size: tuple[int, int] = (224, 224), quality: int = 75) -> np.ndarray:
@@ -94,16 +89,24 @@ def shifted(images: list[np.ndarray], keys: list[str], seed: int = FIT_SEED) -> 
     return out
 
 
+def forward(infer: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], images: Sequence[np.ndarray],
+            config: PreprocessConfig, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and features of gray images through the engine's preprocessing and a backend's `infer`
+    (the app's own path), in batches of `batch_size`."""
+    logits, features = [], []
+    for start in range(0, len(images), batch_size):
+        logit, feature = infer(np.stack([preprocess(g, config) for g in images[start:start + batch_size]]))
+        logits.append(logit)
+        features.append(feature)
+    if not logits:
+        return np.zeros(0, np.float32), np.zeros((0, 0), np.float32)
+    return np.concatenate(logits), np.concatenate(features)
+
+
 def onnx_features(infer: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], config: PreprocessConfig,
                   batch_size: int = 64) -> Features:
-    """Features through the engine's preprocessing and a backend's `infer` (the app's own path)."""
-    def features(images: list[np.ndarray]) -> np.ndarray:
-        out = []
-        for start in range(0, len(images), batch_size):
-            batch = np.stack([preprocess(g, config) for g in images[start:start + batch_size]])
-            out.append(infer(batch)[1])
-        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
-    return features
+    """The features half of `forward`."""
+    return lambda images: forward(infer, images, config, batch_size)[1]
 
 
 def fit_population_check(inside: np.ndarray, outside: np.ndarray, val_inside: np.ndarray, val_full_resolution: np.ndarray,
@@ -158,6 +161,17 @@ def scope_data(data: Path, split_train: list[Path], split_val: list[Path], outsi
 
 
 @dataclass(frozen=True)
+class SplitFilms:
+    """The split's films already decoded with their clean features (finalize has both in hand), so the fit
+    neither decodes nor runs them a second time; in `ScopeData.train` / `.val` order."""
+
+    train: list[np.ndarray]
+    val: list[np.ndarray]
+    train_features: np.ndarray
+    val_features: np.ndarray
+
+
+@dataclass(frozen=True)
 class FittedScope:
     population: PopulationCheck
     not_xray_cutoff: float
@@ -171,21 +185,25 @@ def shares(check: ScopeCheck, features: np.ndarray) -> dict[str, float]:
 
 
 def fit_scope(features: Features, gate: DomainGate, data: ScopeData, input_size: tuple[int, int],
-              foreign: list[np.ndarray] | None = None, log: Callable[[str], None] = print) -> FittedScope:
-    """Decode every film once, compute its features (clean and shifted copies), fit the population check and
-    the not-an-X-ray cut-off, and report each state's share on films the fit did not see."""
-    train, _ = decode(data.train, input_size)
-    val, _ = decode(data.val, input_size)
+              foreign: list[np.ndarray] | None = None, log: Callable[[str], None] = print,
+              split: SplitFilms | None = None) -> FittedScope:
+    """Decode every film once (the split's unless `split` brings them), compute its features (clean and shifted
+    copies), fit the population check and the not-an-X-ray cut-off, and report each state's share on films
+    the fit did not see."""
+    if split is None:
+        train, val = decode(data.train, input_size), decode(data.val, input_size)
+        split = SplitFilms(train, val, features(train), features(val))
+    train, val = split.train, split.val
     log(f"scope fit: {len(train)} training and {len(val)} validation films decoded")
     fit_films, held_out = split_by_patient(data.outside)
-    outside_fit, _ = decode([f.path for f in fit_films], input_size)
-    outside_held, _ = decode([f.path for f in held_out], input_size)
+    outside_fit = decode([f.path for f in fit_films], input_size)
+    outside_held = decode([f.path for f in held_out], input_size)
     full_train_paths = [p for p in data.full_resolution if p.name not in data.val_names]
     full_val_paths = [p for p in data.full_resolution if p.name in data.val_names]
-    full_train, _ = decode(full_train_paths, input_size)
-    full_val, _ = decode(full_val_paths, input_size)
+    full_train = decode(full_train_paths, input_size)
+    full_val = decode(full_val_paths, input_size)
 
-    f_train = np.concatenate([features(train), features(shifted(train, [str(p) for p in data.train]))])
+    f_train = np.concatenate([split.train_features, features(shifted(train, [str(p) for p in data.train]))])
     copies = [as_training_copy(g, input_size) for g in outside_fit]
     f_outside = np.concatenate([features(outside_fit), features(copies),
                                 features(shifted(copies, [str(f.path) for f in fit_films]))])
@@ -193,7 +211,7 @@ def fit_scope(features: Features, gate: DomainGate, data: ScopeData, input_size:
                                        for k in range(1, FULL_RESOLUTION_SHIFTS + 1)]
     inside = np.concatenate([f_train, *f_full]) if full_train else f_train
     weights = np.concatenate([np.ones(len(f_train)), np.full(len(inside) - len(f_train), FULL_RESOLUTION_WEIGHT)])
-    f_val, f_full_val = features(val), features(full_val)
+    f_val, f_full_val = split.val_features, features(full_val)
     log(f"scope fit: features of {len(inside)} population films and {len(f_outside)} outside films")
     population = fit_population_check(inside, f_outside, f_val, f_full_val if len(full_val) else f_val[:0], weights)
     cutoff = not_xray_cutoff(gate, np.concatenate([f_train, f_outside]))

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from app.core.io.images import is_image_path
+from app.core.io.collect import Decoded, decode_all
+from app.core.io.images import is_image_path, load_model_image
 from app.core.evaluate.labelled import CLASSES  # the engine's class names: label 1 = PNEUMONIA, the positive class
 
 _PATIENT = re.compile(r"^(?P<patient>.+?)(?:-\d+|_(?:virus|bacteria)_\d+)$", re.IGNORECASE)
@@ -43,6 +45,24 @@ def list_samples(folder: Path) -> list[Sample]:
             if path.is_file() and is_image_path(path):
                 samples.append(Sample(str(path), label, patient_id(path)))
     return samples
+
+
+def model_pixels(input_size: tuple[int, int]) -> Callable[[str | Path], np.ndarray]:
+    """A reader of the model's copy of a file as the engine decodes it (8-bit grayscale), for `decode_all`."""
+    return lambda path: load_model_image(path, input_size).pixels
+
+
+def decode_samples(samples: Sequence[Sample], input_size: tuple[int, int],
+                   bar: str | None = None) -> Decoded[Sample, np.ndarray]:
+    """Each sample's model copy decoded once; the unreadable ones kept with their messages, never dropped."""
+    read = model_pixels(input_size)
+    return decode_all(samples, lambda sample: read(sample.path), bar=bar)
+
+
+def subset(decoded: Decoded[Sample, np.ndarray], samples: Sequence[Sample]) -> Decoded[Sample, np.ndarray]:
+    """The decoded images of `samples` (all among `decoded.kept`), in their order: a split without a second decode."""
+    image_of = {sample.path: image for sample, image in zip(decoded.kept, decoded.images)}
+    return Decoded(list(samples), [image_of[sample.path] for sample in samples])
 
 
 def _groups_with_duplicates(samples: list[Sample]) -> np.ndarray:

@@ -16,30 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from app.core.io.images import ImageLoadError, load_model_image
 from app.core.evaluate.metrics import roc_auc
 from app.core.io.outputs import atomic_write_bytes
 from app.core.io.preprocessing import PreprocessConfig, preprocess
 from app.core.progress import tracked
 from model_training.calibration import sigmoid
+from model_training.config import training_folder
 from model_training.metrics import compute_metrics
 from model_training.shifts import Condition, apply, stress_conditions
-from model_training.splits import CLASSES, Sample, list_samples, read_split
+from model_training.splits import CLASSES, Sample, decode_samples, list_samples, read_split
 
 Infer = Callable[[np.ndarray], np.ndarray]  # (n, H, W, 3) model inputs -> (n,) logits
 STRESS_SEED = 0
-
-
-def decode_all(samples: Sequence[Sample], input_size: tuple[int, int]) -> tuple[list[np.ndarray], list[Sample], dict[str, str]]:
-    """Each image decoded once, as the engine decodes the model's copy; unreadable files listed, never dropped."""
-    images, kept, errors = [], [], {}
-    for sample in tracked(samples, len(samples), "images", "decode"):
-        try:
-            images.append(load_model_image(sample.path, input_size).pixels)
-            kept.append(sample)
-        except ImageLoadError as exc:
-            errors[sample.path] = str(exc)
-    return images, kept, errors
 
 
 def condition_logits(infer: Infer, images: Sequence[np.ndarray], keys: Sequence[str], condition: Condition,
@@ -85,7 +73,8 @@ def summarise(per_condition: dict[str, dict[str, float]]) -> dict[str, Any]:
 def run_stress(infer: Infer, samples: Sequence[Sample], config: PreprocessConfig, temperature: float,
                threshold: float, seed: int = STRESS_SEED, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The full report: per-condition metrics and the summary (the content of `stress.json`)."""
-    images, kept, errors = decode_all(samples, config.input_size)
+    decoded = decode_samples(samples, config.input_size, bar="decode")
+    images, kept, errors = decoded.images, decoded.kept, {s.path: message for s, message in decoded.errors}
     y = np.array([s.label for s in kept])
     if len(set(y.tolist())) < 2:
         raise ValueError("the stress test needs images of both classes (NORMAL and PNEUMONIA)")
@@ -105,7 +94,7 @@ def run_stress(infer: Infer, samples: Sequence[Sample], config: PreprocessConfig
 
 def select_samples(data: Path, split: Path | None) -> list[Sample]:
     """The labelled images under `data` (NORMAL/, PNEUMONIA/), restricted to those a split file lists."""
-    folder = data / "train" if (data / "train").is_dir() and not (data / "NORMAL").is_dir() else data
+    folder = training_folder(data)
     samples = list_samples(folder)
     if split is None:
         return samples

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from app.core.errors import ImageLoadError
-from app.core.io.images import load_model_image
+from app.core.io.collect import Decoded
 from app.core.io.preprocessing import PreprocessConfig
 from model_training.architecture import build_model
 from model_training.config import TrainConfig, training_folder
@@ -20,21 +20,45 @@ from model_training.export import export_onnx
 from model_training.finalize import finalize
 from model_training.phases import PhaseSpec, TrainingState, run_phase
 from model_training.pipeline import make_dataset
-from model_training.splits import Sample, class_weights, list_samples, read_split, split_train_val, write_split
+from model_training.splits import (
+    Sample,
+    class_weights,
+    decode_samples,
+    list_samples,
+    read_split,
+    split_train_val,
+    subset,
+    write_split,
+)
 
 log = logging.getLogger(__name__)
 
 
-def resolve_split(config: TrainConfig) -> tuple[list[Sample], list[Sample]]:
-    """The saved split when resuming; otherwise a new patient-disjoint split written to `out`."""
+Split = Decoded[Sample, np.ndarray]  # a split's samples with the engine's decode of each, made once per run
+
+
+def resolve_split(config: TrainConfig, input_size: tuple[int, int]) -> tuple[Split, Split]:
+    """The saved split when resuming; otherwise a new patient-disjoint split written to `out`. Each image is
+    decoded once here, and training, finalize and the scope fit all use these arrays."""
     train_file, val_file = config.out / "split_train.tsv", config.out / "split_val.tsv"
     if (config.resume or config.init_from) and train_file.exists() and val_file.exists():
-        return read_split(train_file), read_split(val_file)
-    samples = readable(list_samples(training_folder(config.data)), PreprocessConfig().input_size)
-    train, val = split_train_val(samples, config.val_fraction, config.split_seed)
+        return _readable_split(read_split(train_file), input_size), _readable_split(read_split(val_file), input_size)
+    listed = decode_samples(list_samples(training_folder(config.data)), input_size, bar="decode")
+    for sample, message in listed.errors:
+        log.warning("skipped an unreadable training image: %s (%s)", sample.path, message)
+    train, val = split_train_val(listed.kept, config.val_fraction, config.split_seed)
     write_split(train_file, train)
     write_split(val_file, val)
-    return train, val
+    return subset(listed, train), subset(listed, val)
+
+
+def _readable_split(samples: list[Sample], input_size: tuple[int, int]) -> Split:
+    """A saved split decoded; a file of it that can no longer be read stops the run (the split would change)."""
+    decoded = decode_samples(samples, input_size, bar="decode")
+    if decoded.errors:
+        raise SystemExit(f"{len(decoded.errors)} images of the saved split can no longer be read, e.g. "
+                         f"{decoded.errors[0][0].path} ({decoded.errors[0][1]})")
+    return decoded
 
 
 def adopt_phase_one(source: Path, out: Path) -> None:
@@ -50,18 +74,6 @@ def adopt_phase_one(source: Path, out: Path) -> None:
             shutil.copy2(source / "checkpoints" / name, out / "checkpoints" / name)
     adopted = {"frozen": state["frozen"], "phase_times_s": {"frozen": state.get("phase_times_s", {}).get("frozen", 0.0)}}
     (out / "checkpoints" / "state.json").write_text(json.dumps(adopted, indent=1), encoding="utf-8")
-
-
-def readable(samples: list[Sample], input_size: tuple[int, int]) -> list[Sample]:
-    """The samples the engine can decode; every other one is named in the log and left out, never silently."""
-    kept = []
-    for sample in samples:
-        try:
-            load_model_image(sample.path, input_size)
-            kept.append(sample)
-        except ImageLoadError as exc:
-            log.warning("skipped an unreadable training image: %s (%s)", sample.path, exc)
-    return kept
 
 
 def setup_logging(out: Path) -> None:
@@ -84,14 +96,15 @@ def train(config: TrainConfig, distribute: str = "none") -> Path:
     state = TrainingState(checkpoints)
     state.data.setdefault("version", config.version)
     started = time.monotonic()
-    train_samples, val_samples = resolve_split(config)
+    preprocessing = PreprocessConfig(clahe=config.input_clahe)
+    train_split, val_split = resolve_split(config, preprocessing.input_size)
+    train_samples, val_samples = train_split.kept, val_split.kept
     log.info("split: %d training / %d validation images (%d / %d patients)", len(train_samples), len(val_samples),
              len({s.patient for s in train_samples}), len({s.patient for s in val_samples}))
-    preprocessing = PreprocessConfig(clahe=config.input_clahe)
     devices = distribution(distribute, config.batch_size, {"frozen": config.frozen_lr, "finetune": config.finetune_lr})
     batch = devices.global_batch(config.batch_size)
-    train_ds = make_dataset(train_samples, preprocessing, batch, training=True, seed=config.seed, augment=config.augment)
-    val_ds = make_dataset(val_samples, preprocessing, batch)
+    train_ds = make_dataset(train_split, preprocessing, batch, training=True, seed=config.seed, augment=config.augment)
+    val_ds = make_dataset(val_split, preprocessing, batch)
     weights = class_weights(train_samples)
     log.info("class weights: %s", weights)
     log.info("recipe: %s", config.recipe())
@@ -105,7 +118,7 @@ def train(config: TrainConfig, distribute: str = "none") -> Path:
             state.save()
     state.data["elapsed_s"] = state.data.get("elapsed_s", 0.0) + time.monotonic() - started
     state.save()
-    model_path = finalize(model, config, state, train_samples, val_samples, preprocessing)
+    model_path = finalize(model, config, state, train_split, val_split, preprocessing)
     log.info("ONNX export for the app: %s", export_onnx(model_path))
     return model_path
 

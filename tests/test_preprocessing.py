@@ -115,10 +115,10 @@ def _kermany_files(count: int) -> list[tuple[Path, int]]:
 
 def _dataset_tensors(files: list[tuple[Path, int]], config: PreprocessConfig) -> list[np.ndarray]:
     from model_training.pipeline import make_dataset
-    from model_training.splits import Sample, patient_id
+    from model_training.splits import Sample, decode_samples, patient_id
 
     samples = [Sample(str(path), label, patient_id(path)) for path, label in files]
-    batches = make_dataset(samples, config, batch_size=4, training=False)
+    batches = make_dataset(decode_samples(samples, config.input_size), config, batch_size=4, training=False)
     tensors, labels = [], []
     for images, batch_labels in batches.as_numpy_iterator():
         tensors.extend(images)

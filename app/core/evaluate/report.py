@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from app.core.errors import ImageLoadError, OutputError
+from app.core.errors import OutputError
+from app.core.io.collect import each_decoded
 from app.core.io.images import load_model_image
 from app.core.evaluate.labelled import (
     CLASSES,
@@ -58,7 +59,7 @@ class ScoredFile:
 def score_files(screener: Screener, paths: list[str], progress: Progress | None = None) -> tuple[list[ScoredFile], dict[str, str]]:
     """The logit and scope of every readable image (in order), and the error of every unreadable one."""
     scored: list[ScoredFile] = []
-    errors: dict[str, str] = {}
+    failed: list[tuple[str, str]] = []
     pending: list[tuple[str, Any]] = []
 
     def flush() -> None:
@@ -66,17 +67,15 @@ def score_files(screener: Screener, paths: list[str], progress: Progress | None 
         scored.extend(ScoredFile(path, p.logit, p.scope) for (path, _), p in zip(pending, predictions))
         pending.clear()
 
-    for done, path in enumerate(paths, 1):
-        try:
-            pending.append((path, screener.prepare(load_model_image(path, screener.card.input_size))))
-        except ImageLoadError as exc:
-            errors[path] = str(exc)
+    def read(path: str) -> Any:
+        return screener.prepare(load_model_image(path, screener.card.input_size))
+
+    for path, prepared in each_decoded(paths, read, failed, progress, len(paths)):
+        pending.append((path, prepared))
         if len(pending) == BATCH:
             flush()
-        if progress:
-            progress(done, len(paths))
     flush()
-    return scored, errors
+    return scored, dict(failed)
 
 
 @dataclass(frozen=True)
