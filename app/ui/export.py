@@ -2,8 +2,8 @@
 
 A figure for a report or a paper must say where it came from, so the PNG carries the model version,
 the result and the view settings as text chunks (`Description`, `Software`), which image viewers
-and `PIL.Image.open(path).text` show. Encoding a large PNG takes a second, so it runs on a worker
-thread; the file appears only when complete (written beside it, then renamed).
+and `PIL.Image.open(path).text` show. Encoding a large PNG takes a second, so it runs on a `Worker`;
+the file appears only when complete (written beside it, then renamed).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from app.core.screening import Explanation
@@ -38,41 +37,21 @@ def describe_view(source: Path, explanation: Explanation | None, clahe: bool, op
     return "; ".join(parts)
 
 
-class _SaveTask(QRunnable):
-    def __init__(self, relay: ViewExporter, image: QImage, path: Path) -> None:
-        super().__init__()
-        self.relay, self.image, self.path = relay, image, path
-
-    def run(self) -> None:
-        partial = self.path.with_name(f".{self.path.name}.part")
-        try:
-            if not self.image.save(str(partial), "PNG"):
-                raise OSError("the file could not be written")
-            os.replace(partial, self.path)
-        except OSError as exc:
-            partial.unlink(missing_ok=True)
-            reason = exc.strerror or str(exc)
-            self.relay.failed.emit(str(self.path), f"Could not save {self.path}: {reason}. "
-                                                   "Choose a folder you can write to.")
-            return
-        self.relay.saved.emit(str(self.path))
+def save_png(image: QImage, path: Path, description: str, software: str) -> Path:
+    """Write `image` with its text chunks (on a worker thread); the file appears only when complete."""
+    image.setText("Description", description)
+    image.setText("Software", software)
+    partial = path.with_name(f".{path.name}.part")
+    try:
+        if not image.save(str(partial), "PNG"):
+            raise OSError("the file could not be written")
+        os.replace(partial, path)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise
+    return path
 
 
-class ViewExporter(QObject):
-    """Writes PNGs on its own thread, one at a time."""
-
-    saved = Signal(str)  # path
-    failed = Signal(str, str)  # path, message
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-
-    def export(self, image: QImage, path: Path, description: str, software: str) -> None:
-        image.setText("Description", description)
-        image.setText("Software", software)
-        self._pool.start(_SaveTask(self, image, Path(path)))
-
-    def shutdown(self) -> None:
-        self._pool.waitForDone()  # a PNG being written is finished, not cut off
+def save_failure(path: Path, exc: BaseException) -> str:
+    reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+    return f"Could not save {path}: {reason}. Choose a folder you can write to."
