@@ -59,3 +59,8 @@ def restore_geometry(window: QMainWindow, settings: QSettings) -> None:
     state = settings.value("window/state")
     if isinstance(state, QByteArray) and not state.isEmpty():
         window.restoreState(state)
+
+
+def save_geometry(window: QMainWindow, settings: QSettings) -> None:
+    settings.setValue("window/geometry", window.saveGeometry())
+    settings.setValue("window/state", window.saveState())

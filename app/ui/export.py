@@ -11,10 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
+
+from app import __version__
 
 from app.core.screening import Explanation
 from app.core.numbers import probability_text, threshold_text
+from app.ui.worker import WorkerPool, as_generator, start_worker
 
 
 def export_name(source: Path, heat_shown: bool) -> str:
@@ -55,3 +60,38 @@ def save_png(image: QImage, path: Path, description: str, software: str) -> Path
 def save_failure(path: Path, exc: BaseException) -> str:
     reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
     return f"Could not save {path}: {reason}. Choose a folder you can write to."
+
+
+class ViewExport(QObject):
+    """File > Export View as PNG: asks where, writes the PNG on a worker of its own pool, says how it went."""
+
+    saved = Signal(str)  # path of the complete PNG
+    failed = Signal(str)  # message
+
+    def __init__(self, parent: QWidget, settings: QSettings, status: QStatusBar) -> None:
+        super().__init__(parent)
+        self.parent_widget, self.settings, self.status = parent, settings, status
+        self.pool = WorkerPool(self)
+
+    def ask_path(self, source: Path, heat_shown: bool) -> Path | None:
+        folder = self.settings.value("paths/last_export_folder", "", type=str) or str(source.parent)
+        path, _ = QFileDialog.getSaveFileName(self.parent_widget, "Export the view as PNG",
+                                              str(Path(folder) / export_name(source, heat_shown)), "PNG image (*.png)")
+        return (Path(path) if path.lower().endswith(".png") else Path(path + ".png")) if path else None
+
+    def save(self, image: QImage, path: Path, description: str) -> None:
+        self.settings.setValue("paths/last_export_folder", str(path.parent))
+        self.status.showMessage(f"Saving the view to {path}\u2026")
+        start_worker(self.pool, as_generator(save_png, image, path, description, f"PneumoScan {__version__}"), self,
+                     returned=self._on_saved, errored=lambda exc: self._on_failed(save_failure(path, exc)))
+
+    def _on_saved(self, path: Path) -> None:
+        self.status.showMessage(f"Saved the view to {path}", 15000)
+        self.saved.emit(str(path))
+
+    def _on_failed(self, message: str) -> None:
+        self.status.showMessage(message, 15000)
+        self.failed.emit(message)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown()  # a PNG being written is finished, not cut off

@@ -196,6 +196,12 @@ class ScanPanel(QWidget):
         if count and self.ask_include_subfolders(Path(folder), count):
             self.recursive_check.setChecked(True)
 
+    def offer(self, folder: Path) -> None:
+        """Ready to scan `folder` (unless a scan is running): the user checks the CSV and presses Start."""
+        if not self.running:
+            self.set_folder(folder)
+            self.offer_subfolders(folder)
+
     def set_folder(self, folder: Path, csv: Path | None = None) -> None:
         self.folder_edit.setText(str(folder))
         if csv is not None:

@@ -54,6 +54,14 @@ class Session:
     def position(self) -> str:
         return f"image {self.index + 1} of {len(self.paths)}" if len(self.paths) > 1 else ""
 
+    def details(self) -> str:
+        """The image's size and format, and the position in the list: "1422 × 1152 px · JPEG · image 2 of 4"."""
+        image, position = self.image, self.position()
+        if image is None:
+            return position
+        details = f"{image.width} \u00d7 {image.height} px \u00b7 {image.source_format}"
+        return f"{details} \u00b7 {position}" if position else details
+
     def begin_load(self, wants_result: bool = True) -> int:
         """A new file is being decoded: forget the last one's image, copy and result."""
         self.load_request += 1
