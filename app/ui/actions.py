@@ -17,6 +17,7 @@ from app.ui.levels import PRESETS
 from app.ui.panel import EXPLAIN_CHOICES
 from app.ui.scan_panel import ScanPanel
 from app.ui.view_controls import ViewControls, bind_check
+from app.ui.view_model import ViewModel
 from app.ui.viewer import ImageViewer
 
 ELLIPSIS = "\u2026"
@@ -142,7 +143,7 @@ class WindowCommands:
 
         self._bind(model)
 
-    def _bind(self, model: Any) -> None:
+    def _bind(self, model: ViewModel) -> None:
         """The toggles as views of the view model's fields; the explained class as one ticked entry."""
         for action, name in ((self.clahe, "clahe"), (self.keep_levels, "keep_levels"), (self.identity, "identity"),
                              (self.export_identity, "export_identity")):
@@ -150,10 +151,9 @@ class WindowCommands:
         bind_check(self.gradcam, model, "gradcam", model.set_gradcam)
         self.invert.setChecked(model.state.levels.invert)
         self.invert.toggled.connect(model.set_invert)
-        model.observe(lambda state, changed: "levels" in changed and self.invert.setChecked(state.levels.invert))
+        model.watch("levels", lambda state: self.invert.setChecked(state.levels.invert))
         self.explain_choices[model.state.explained_class].setChecked(True)
-        model.observe(lambda state, changed: "explained_class" in changed
-                      and self.explain_choices[state.explained_class].setChecked(True))
+        model.watch("explained_class", lambda state: self.explain_choices[state.explained_class].setChecked(True))
 
     def install_menus(self, window: QMainWindow, recent: QMenu, docks: tuple[QDockWidget, QDockWidget]) -> None:
         bar = window.menuBar()

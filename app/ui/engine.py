@@ -267,8 +267,13 @@ class Engine(QObject):
         self.start_loading()
         self.scan_job = job
         progress: list[ScanUpdate] = []
+
+        def on_update(update: ScanUpdate) -> None:
+            progress.append(update)
+            self.scan_progress.emit(job, update)
+
         start_worker(self._thread, scan(self.state, job), self, abort=job.cancel,
-                     yielded=lambda update: (progress.append(update), self.scan_progress.emit(job, update)),
+                     yielded=on_update,
                      returned=lambda _r: self._end_scan(job, progress, cancelled=False),
                      aborted=lambda: self._end_scan(job, progress, cancelled=True),
                      errored=lambda exc: self._fail_scan(job, scan_failure(job, exc)))

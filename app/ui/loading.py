@@ -52,16 +52,18 @@ class FileOpener(QObject):
     views_made = Signal(int, object)  # load request, ImageViews
     views_rebuilt = Signal(int, object)  # load request, ImageViews of the same image with the card's CLAHE
     failed = Signal(int, object, str)  # load request, path, message: the file does not open
-    copy_failed = Signal(int, str)  # load request, message: the picture opened, its model's copy did not
+    copy_failed = Signal(str)  # message: the picture on screen opened, its model's copy did not
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.pool = WorkerPool(self)
         self._loading: Worker | None = None
+        self._request = 0  # the newest load: a later failure of an older file's copy is not said
 
     def open(self, request: int, path: Path, card: Any) -> None:
         """`card`: the model's card, None while it loads (the view's CLAHE defaults, no model's copy yet)."""
         self._quit_loading()
+        self._request = request
         work = open_file(path, card.preprocessing if card else PreprocessConfig(), card.input_size if card else None)
         self._loading = start_worker(
             self.pool, work, self,
@@ -75,7 +77,11 @@ class FileOpener(QObject):
         if wants_copy:
             start_worker(self.pool, as_generator(model_copy, path, card.input_size, views.image), self,
                          returned=lambda copy: self.copy_made.emit(request, copy),
-                         errored=lambda exc: self.copy_failed.emit(request, describe_error(exc)))
+                         errored=lambda exc: self._copy_failed(request, exc))
+
+    def _copy_failed(self, request: int, exc: BaseException) -> None:
+        if request == self._request:
+            self.copy_failed.emit(describe_error(exc))
 
     def _quit_loading(self) -> None:
         if self._loading is not None and not self._loading.done:

@@ -165,8 +165,7 @@ class ScanPanel(QWidget):
         self.table.activated.connect(self._open_row)
         self.table.clicked.connect(self._open_row)
         # arrow keys in the table open the row they land on, too
-        self.table.selectionModel().currentRowChanged.connect(
-            lambda current, _previous: self._filtering or self._open_row(current))
+        self.table.selectionModel().currentRowChanged.connect(lambda current, _previous: self._open_row(current))
         self.engine.scan_progress.connect(self._on_progress)
         self.engine.scan_finished.connect(self._on_finished)
         self.engine.scan_failed.connect(self._on_failed)
@@ -362,7 +361,7 @@ class ScanPanel(QWidget):
             self._filtering = False
 
     def _open_row(self, index: QModelIndex) -> None:
-        if self._scanned_folder is None or not index.isValid():
+        if self._scanned_folder is None or not index.isValid() or self._filtering:
             return
         paths = [self._scanned_folder / self.model.rows[self.proxy.mapToSource(self.proxy.index(r, 0)).row()].path
                  for r in range(self.proxy.rowCount())]

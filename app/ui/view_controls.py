@@ -41,7 +41,7 @@ def bind_check(control: Any, model: ViewModel, name: str, on_toggled: Callable[[
     """A checkable action or check box as a view of the boolean field `name` (both ways)."""
     control.setChecked(bool(getattr(model.state, name)))
     control.toggled.connect(on_toggled or (lambda on: model.update(**{name: on})))
-    model.observe(lambda state, changed: name in changed and control.setChecked(bool(getattr(state, name))))
+    model.watch(name, lambda state: control.setChecked(bool(getattr(state, name))))
 
 
 class ViewControls(QObject):
@@ -162,13 +162,6 @@ def bind_panel(panel: Any, model: ViewModel) -> None:
     panel.opacity_changed.connect(model.set_opacity)
     panel.explained_class_changed.connect(lambda name: model.update(explained_class=name))
     panel.set_view_clahe(model.state.clahe)
-
-    def show(state: ViewState, changed: frozenset[str]) -> None:
-        if "opacity" in changed:
-            panel.set_opacity(state.opacity)
-        if "explained_class" in changed:
-            panel.set_explained_class(state.explained_class)
-        if "clahe" in changed:
-            panel.set_view_clahe(state.clahe)
-
-    model.observe(show)
+    model.watch("opacity", lambda state: panel.set_opacity(state.opacity))
+    model.watch("explained_class", lambda state: panel.set_explained_class(state.explained_class))
+    model.watch("clahe", lambda state: panel.set_view_clahe(state.clahe))

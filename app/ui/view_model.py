@@ -48,6 +48,10 @@ class ViewModel:
     def observe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def watch(self, name: str, show: Callable[[ViewState], object]) -> None:
+        """Call `show(state)` whenever the field `name` changes."""
+        self.observe(lambda state, changed: show(state) if name in changed else None)
+
     def update(self, **changes: object) -> frozenset[str]:
         """Change some fields; returns the names that really changed (the listeners heard of them)."""
         new = replace(self.state, **changes)  # type: ignore[arg-type]

@@ -139,8 +139,7 @@ class MainWindow(DropTarget, QMainWindow):
         self.opener.views_made.connect(self._on_image_loaded)
         self.opener.views_rebuilt.connect(self._on_views_rebuilt)
         self.opener.failed.connect(self._on_image_failed)
-        self.opener.copy_failed.connect(lambda request, message: request == self.session.load_request
-                                        and self._fail_explanation(message))
+        self.opener.copy_failed.connect(self._fail_explanation)
         self.engine.model_loaded.connect(self._on_model_loaded)
         self.engine.model_failed.connect(self._on_model_failed)
         self.engine.explained.connect(self._on_explained)
