@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QWidget
@@ -12,6 +13,12 @@ from app.core.explain.colour import scale_description
 from app.core.numbers import threshold_text
 from app.ui.panel import CALIBRATED_FOR, DISCLAIMER
 from app.ui.text_dialog import TextDialog
+
+
+def model_file_run(model_path: Path, card: Any) -> Path:
+    """The file the backend runs: the card's ONNX export when it is there, not the .keras beside it."""
+    onnx = model_path.parent / str(card.onnx["file"]) if card is not None and card.onnx.get("file") else None
+    return onnx if onnx is not None and onnx.is_file() else model_path
 
 
 # Validation metrics in words; a share is shown as a percentage, a score as a number.

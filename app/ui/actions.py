@@ -1,28 +1,45 @@
 """The main window's commands: QActions with shortcuts, tips and icons, and the menus and toolbar.
 
 Kept apart from the window's behaviour so that every command, its key and where it shows is in one
-place; the slots are the window's (or its viewer's and view controls') own methods.
+place. The slots are the window's (`CommandSlots`), the viewer's and the scan panel's own methods; the
+checkable view toggles are views of the `ViewModel`'s fields, bound both ways.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMenu, QStyle, QToolBar
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QStyle, QToolBar, QWidget
 
 from app.ui.levels import PRESETS
 from app.ui.panel import EXPLAIN_CHOICES
-
-if TYPE_CHECKING:
-    from app.ui.window import MainWindow
+from app.ui.scan_panel import ScanPanel
+from app.ui.view_controls import ViewControls, bind_check
+from app.ui.view_model import ViewModel
+from app.ui.viewer import ImageViewer
 
 ELLIPSIS = "\u2026"
 SP = QStyle.StandardPixmap
 
 
-def make_action(window: MainWindow, text: str, slot: Any, shortcuts: list[Any] | None = None, tip: str = "",
+class CommandSlots(Protocol):
+    """What the commands ask of the main window."""
+
+    def choose_files(self) -> None: ...
+    def choose_scan_folder(self) -> None: ...
+    def choose_export_path(self) -> None: ...
+    def choose_site(self) -> None: ...
+    def clear_site(self) -> None: ...
+    def previous_image(self) -> None: ...
+    def next_image(self) -> None: ...
+    def show_about(self) -> None: ...
+    def show_shortcuts(self) -> None: ...
+    def close(self) -> bool: ...
+
+
+def make_action(window: QWidget, text: str, slot: Any, shortcuts: list[Any] | None = None, tip: str = "",
                 icon: QStyle.StandardPixmap | None = None, checkable: bool = False) -> QAction:
     """An action on `window` whose tooltip names its shortcut."""
     action = QAction(text, window)
@@ -40,7 +57,8 @@ def make_action(window: MainWindow, text: str, slot: Any, shortcuts: list[Any] |
     plain = text.replace("&", "").rstrip(ELLIPSIS)
     action.setToolTip((tip or plain) + (f" ({shortcut})" if shortcut else ""))
     action.setStatusTip(tip or plain)
-    (action.toggled if checkable else action.triggered).connect(slot)
+    if slot is not None:  # a checkable view toggle is bound to the view model instead
+        (action.toggled if checkable else action.triggered).connect(slot)
     window.addAction(action)
     return action
 
@@ -48,45 +66,45 @@ def make_action(window: MainWindow, text: str, slot: Any, shortcuts: list[Any] |
 class WindowCommands:
     """Every command of the main window, built once and shown in the menus and the toolbar."""
 
-    def __init__(self, window: MainWindow) -> None:
-        w, viewer, view = window, window.viewer, window.view_controls
-        self.open = make_action(w, "&Open\u2026", w.choose_files, [QKeySequence.StandardKey.Open],
+    def __init__(self, w: QWidget, slots: CommandSlots, viewer: ImageViewer, view: ViewControls, scan: ScanPanel) -> None:
+        model = view.model
+        self.open = make_action(w, "&Open\u2026", slots.choose_files, [QKeySequence.StandardKey.Open],
                                 "Open one or more X-ray images", SP.SP_DialogOpenButton)
-        self.scan = make_action(w, "Open &Folder to Scan\u2026", w.choose_scan_folder, ["Ctrl+Shift+O"],
+        self.scan = make_action(w, "Open &Folder to Scan\u2026", slots.choose_scan_folder, ["Ctrl+Shift+O"],
                                 "Scan every image in a folder into a CSV", SP.SP_DirOpenIcon)
         self.export = make_action(
-            w, "&Export View as PNG\u2026", w.choose_export_path, [QKeySequence.StandardKey.Save, "Ctrl+S"],
+            w, "&Export View as PNG\u2026", slots.choose_export_path, [QKeySequence.StandardKey.Save, "Ctrl+S"],
             "Save the full-resolution image as shown (CLAHE, levels and heat map as set), with the result written inside",
             SP.SP_DialogSaveButton)
         self.export.setEnabled(False)  # until an image is on screen
         self.export_identity = make_action(
-            w, "Include &Identity in Exports", lambda on: w.settings.setValue("export/identity", on), [],
+            w, "Include &Identity in Exports", None, [],
             "Write the patient's name, ID, age, sex, study date, view and the file name into exported PNGs",
             checkable=True)
-        self.site = make_action(w, "Site &Calibration\u2026", w.choose_site, [],
+        self.site = make_action(w, "Site &Calibration\u2026", slots.choose_site, [],
                                 "Use a site calibration (SITE.json from pneumoscan-cli calibrate) for this model")
-        self.clear_site = make_action(w, "C&lear Site Calibration", w.clear_site, [],
+        self.clear_site = make_action(w, "C&lear Site Calibration", slots.clear_site, [],
                                       "Go back to the model card's calibration (children aged 1-5, one hospital)")
         self.clear_site.setEnabled(False)
-        self.start_scan = make_action(w, "S&tart Scan", w.scan_panel.start, ["F5"],
+        self.start_scan = make_action(w, "S&tart Scan", scan.start, ["F5"],
                                       "Scan the folder chosen in the Folder scan panel")
-        self.cancel_scan = make_action(w, "Ca&ncel Scan", w.scan_panel.cancel, ["Shift+F5"],
+        self.cancel_scan = make_action(w, "Ca&ncel Scan", scan.cancel, ["Shift+F5"],
                                        "Stop the running scan after the current batch; the CSV keeps every finished row")
         self.cancel_scan.setEnabled(False)
-        self.quit = make_action(w, "&Quit", w.close, [QKeySequence.StandardKey.Quit, "Ctrl+Q"])
-        self.previous = make_action(w, "&Previous Image", w.previous_image, ["PgUp", "Ctrl+Left"],
+        self.quit = make_action(w, "&Quit", slots.close, [QKeySequence.StandardKey.Quit, "Ctrl+Q"])
+        self.previous = make_action(w, "&Previous Image", slots.previous_image, ["PgUp", "Ctrl+Left"],
                                     "Previous image of the list", SP.SP_ArrowBack)
-        self.next = make_action(w, "&Next Image", w.next_image, ["PgDown", "Ctrl+Right"],
+        self.next = make_action(w, "&Next Image", slots.next_image, ["PgDown", "Ctrl+Right"],
                                 "Next image of the list", SP.SP_ArrowForward)
-        self.clahe = make_action(w, "&CLAHE Contrast (view only)", view.set_clahe, ["Ctrl+E"],
+        self.clahe = make_action(w, "&CLAHE Contrast (view only)", None, ["Ctrl+E"],
                                  "Show the image with CLAHE contrast enhancement; the prediction is unchanged",
                                  checkable=True)
-        self.invert = make_action(w, "In&vert Grey Values", view.set_invert, ["Ctrl+I"],
+        self.invert = make_action(w, "In&vert Grey Values", None, ["Ctrl+I"],
                                   "Show bone dark and air bright; the prediction is unchanged", checkable=True)
         self.reset_levels = make_action(w, "&Reset Window/Level", view.reset_levels, ["Ctrl+R"],
                                         "Full grey range, not inverted (right-drag on the image changes window/level)")
         self.keep_levels = make_action(
-            w, "&Keep Window/Level for the Next Image", view.set_keep_levels, [],
+            w, "&Keep Window/Level for the Next Image", None, [],
             "Off: every new image opens at the full grey range, not inverted. On: the view says it was kept",
             checkable=True)
         self.presets = [make_action(w, name, lambda _c=False, n=name: view.apply_preset(n), [str(number)],
@@ -97,20 +115,20 @@ class WindowCommands:
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             w.removeAction(action)
             viewer.addAction(action)
-        self.identity = make_action(w, "I&dentity Overlay", view.set_identity, ["Ctrl+Shift+I"],
+        self.identity = make_action(w, "I&dentity Overlay", None, ["Ctrl+Shift+I"],
                                     "Patient name, ID, age, sex, study date, view and file name in the image's corners",
                                     checkable=True)
         self.focus_image = make_action(w, "Focus the Image", lambda: viewer.setFocus(Qt.FocusReason.ShortcutFocusReason),
                                        ["Esc"], "Give the keyboard back to the image (arrow keys pan, PgUp/PgDn step)")
-        self.gradcam = make_action(w, "&Grad-CAM Heat Map", view.set_gradcam, ["Ctrl+G"],
+        self.gradcam = make_action(w, "&Grad-CAM Heat Map", None, ["Ctrl+G"],
                                    "Show where the evidence for the explained class lies", checkable=True)
-        self.more_opaque = make_action(w, "Heat Map &More Opaque", lambda: view.step_opacity(+0.1), ["]"])
-        self.less_opaque = make_action(w, "Heat Map &Less Opaque", lambda: view.step_opacity(-0.1), ["["])
+        self.more_opaque = make_action(w, "Heat Map &More Opaque", lambda: model.set_opacity(model.state.opacity + 0.1), ["]"])
+        self.less_opaque = make_action(w, "Heat Map &Less Opaque", lambda: model.set_opacity(model.state.opacity - 0.1), ["["])
         self.explain_group = QActionGroup(w)
         self.explain_choices: dict[str, QAction] = {}
         for key, (text, data) in zip(("Alt+1", "Alt+2"), EXPLAIN_CHOICES):
             action = make_action(w, f"Explain: {text.replace(' (default)', '')}",
-                                 lambda _c=False, d=data: w.panel.set_explained_class(d), [key])
+                                 lambda _c=False, d=data: model.update(explained_class=d), [key])
             action.setCheckable(True)
             self.explain_group.addAction(action)
             self.explain_choices[data] = action
@@ -118,17 +136,26 @@ class WindowCommands:
         self.zoom_out = make_action(w, "Zoom &Out", viewer.zoom_out, [QKeySequence.StandardKey.ZoomOut])
         self.fit = make_action(w, "&Fit to Window", viewer.fit, ["Ctrl+0"])
         self.actual = make_action(w, "&Actual Size (100 %)", viewer.actual_size, ["Ctrl+1"])
-        self.about = make_action(w, "&About PneumoScan\u2026", w.show_about, ["Ctrl+F1"],
+        self.about = make_action(w, "&About PneumoScan\u2026", slots.show_about, ["Ctrl+F1"],
                                  "Model card, calibration and licence")
-        self.shortcuts = make_action(w, "&Keyboard Shortcuts\u2026", w.show_shortcuts, [QKeySequence.StandardKey.HelpContents, "F1"],
+        self.shortcuts = make_action(w, "&Keyboard Shortcuts\u2026", slots.show_shortcuts, [QKeySequence.StandardKey.HelpContents, "F1"],
                                      "Every command with its key")
 
-    def show_explained_class(self, data: str) -> None:
-        """Tick the menu entry of the explained class chosen in the panel."""
-        if data in self.explain_choices:
-            self.explain_choices[data].setChecked(True)
+        self._bind(model)
 
-    def install_menus(self, window: MainWindow, recent: QMenu) -> None:
+    def _bind(self, model: ViewModel) -> None:
+        """The toggles as views of the view model's fields; the explained class as one ticked entry."""
+        for action, name in ((self.clahe, "clahe"), (self.keep_levels, "keep_levels"), (self.identity, "identity"),
+                             (self.export_identity, "export_identity")):
+            bind_check(action, model, name)
+        bind_check(self.gradcam, model, "gradcam", model.set_gradcam)
+        self.invert.setChecked(model.state.levels.invert)
+        self.invert.toggled.connect(model.set_invert)
+        model.watch("levels", lambda state: self.invert.setChecked(state.levels.invert))
+        self.explain_choices[model.state.explained_class].setChecked(True)
+        model.watch("explained_class", lambda state: self.explain_choices[state.explained_class].setChecked(True))
+
+    def install_menus(self, window: QMainWindow, recent: QMenu, docks: tuple[QDockWidget, QDockWidget]) -> None:
         bar = window.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open)
@@ -157,11 +184,11 @@ class WindowCommands:
         view_menu.addSeparator()
         view_menu.addActions([self.previous, self.next])
         view_menu.addSeparator()
-        result_toggle = window.panel_dock.toggleViewAction()
+        result_toggle = docks[0].toggleViewAction()
         result_toggle.setText("&Result Panel")
         result_toggle.setShortcut("F9")  # fold the panel away on a small screen, and back
         result_toggle.setToolTip("Show or hide the result panel (F9)")
-        scan_toggle = window.scan_dock.toggleViewAction()
+        scan_toggle = docks[1].toggleViewAction()
         scan_toggle.setText("Folder &Scan Panel")
         scan_toggle.setShortcut("Ctrl+F9")
         scan_toggle.setToolTip("Show or hide the folder scan panel (Ctrl+F9)")
@@ -169,7 +196,7 @@ class WindowCommands:
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.shortcuts, self.about])
 
-    def install_toolbar(self, window: MainWindow) -> QToolBar:
+    def install_toolbar(self, window: QMainWindow) -> QToolBar:
         toolbar = QToolBar("Main toolbar", window)
         toolbar.setObjectName("MainToolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)

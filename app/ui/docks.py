@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtWidgets import QAbstractButton, QDockWidget, QMainWindow, QScrollArea, QWidget
 
 PANEL_WIDTH = 300  # the image keeps most of a 1024-px laptop screen
@@ -44,3 +44,23 @@ def add_scan_dock(window: QMainWindow, scan_panel: QWidget) -> QDockWidget:
     _title_button_tips(dock, "Ctrl+F9")
     dock.hide()
     return dock
+
+
+def restore_geometry(window: QMainWindow, settings: QSettings) -> None:
+    """The window's size, place and docks as the last session left them; else 1400 x 900 at most."""
+    geometry = settings.value("window/geometry")
+    if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+        window.restoreGeometry(geometry)
+    else:
+        screen = window.screen().availableGeometry() if window.screen() else None
+        width, height = (1400, 900) if screen is None else (
+            min(1400, int(screen.width() * 0.92)), min(900, int(screen.height() * 0.92)))
+        window.resize(width, height)
+    state = settings.value("window/state")
+    if isinstance(state, QByteArray) and not state.isEmpty():
+        window.restoreState(state)
+
+
+def save_geometry(window: QMainWindow, settings: QSettings) -> None:
+    settings.setValue("window/geometry", window.saveGeometry())
+    settings.setValue("window/state", window.saveState())

@@ -1,13 +1,13 @@
 """Files and folders dragged onto the main window: local paths are accepted, anything else is refused.
 
-The window's drag handlers only call these; what a drop then means is `MainWindow.handle_dropped`.
+`DropTarget` gives a widget the drag handlers; what a drop then means is its `handle_dropped`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 
 from app.core.io.images import is_image_path
 
@@ -45,3 +45,21 @@ def split_drop(paths: list[Path]) -> tuple[list[Path], Path | None]:
         images = [p for p in files if is_image_path(p)]
         files = images or files
     return files, folders[0] if folders else None
+
+
+class DropTarget:
+    """A mixin for a widget that accepts dropped local files (it calls `setAcceptDrops(True)` itself)."""
+
+    def handle_dropped(self, paths: list[Path]) -> None:
+        raise NotImplementedError
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        accept_drag(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = take_drop(event)
+        if paths:
+            self.handle_dropped(paths)

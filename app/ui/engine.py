@@ -1,40 +1,34 @@
-"""Background work for the GUI: the GUI thread never loads the model, decodes an image or runs TensorFlow.
+"""The model for the GUI: every model call runs as a `Worker` on one `WorkerThread`, never on the GUI thread.
 
-* `Engine` owns one QThread with one `_Worker` on it. That thread holds the `Screener` and runs every
-  TensorFlow call (model loading, prediction + Grad-CAM, scan batches), so only one inference ever runs
-  at a time without a lock. Requests are queued signals; results come back as queued signals.
-* A folder scan is stepped one batch per event on that thread (`ScanRequest.start` is a generator), so a
-  single-image request made during a scan is served between two batches, and Cancel is a
-  `threading.Event` checked before each batch: stopping the generator closes the CSV with every
-  finished row in it.
-* An explain request carries an id; the worker skips requests that are older than the newest one
-  (the user moved on), and the window drops any result whose id is not the one it waits for.
-* The model scores the file's own model copy (`load_model_image`, a reduced JPEG decode), as
-  `pneumoscan-cli predict` and `scan` do, so one file has one probability everywhere. The window asks
-  for it when the file is dropped, so the engine reads that copy while `ImageLoader` decodes the
-  full-size picture for the viewer: on a 2-core laptop the two run side by side. The heat map is
-  coloured for the full picture's geometry (at most `HEAT_MAX_SIDE` px, scaled by the viewer).
-* `ImageLoader` decodes files and builds their view layers (plain and CLAHE) on a one-thread
-  QThreadPool (queued, not-yet-started loads are dropped when a newer one arrives), so an image
-  appears even while the model is still loading. The worker colours each Grad-CAM map on the engine
-  thread too, so the GUI thread only switches and blends finished layers.
+* That thread holds the `Screener` (in `ModelState`, touched only there) and runs every model call
+  (loading, prediction + Grad-CAM, scan batches), so only one inference runs at a time without a lock.
+* A folder scan is a worker that yields one batch per step, so a single image's request made during a
+  scan is served between two batches; Cancel is the worker's abort flag (the job's `cancel`), checked
+  before each batch: the scan's generator is then closed, and its CSV with every finished row in it.
+* An explain request carries an id; a newer request quits the older one (skipped if not started), and
+  the window drops any result whose id is not the one it waits for.
+* The engine receives the model's copy of the file (`load_model_image`, decoded by the window's loader),
+  never a path: the file is read by the loader alone. The heat map is coloured here too, for the full
+  picture's geometry (at most `HEAT_MAX_SIDE` px, scaled by the viewer), so the GUI thread only blends.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from app.core.errors import PneumoScanError, describe_error
-from app.core.io.images import LoadedImage, load_image, load_model_image
-from app.core.io.preprocessing import PreprocessConfig
+from app.core.io.images import LoadedImage
 from app.core.scan.folder import ScanRequest
-from app.ui.imaging import heat_layer, image_views
+from app.core.scan.loop import ScanUpdate
+from app.ui.imaging import heat_layer
+from app.ui.worker import Worker, WorkerThread, as_generator, start_worker
 
 
 @dataclass
@@ -58,26 +52,126 @@ class ScanEnd:
     elapsed_s: float
 
 
-class _EngineThread(QThread):
-    """A QThread whose event loop runs inside one Python call.
-
-    With QThread's default C++ `run()`, PySide gives every slot call on the thread a fresh Python
-    thread state, so `threading.local` data dies between two calls. TensorFlow keeps its graph-building
-    context there, and tracing a second tf.function in a later slot call crashed the process
-    (segmentation fault). Running `exec()` from a Python `run()` keeps one thread state for the
-    thread's whole life.
-    """
-
-    def run(self) -> None:
-        self.exec()
+class ModelUnavailable(PneumoScanError):
+    """No model to run: it has not loaded, or could not be loaded."""
 
 
-class _Worker(QObject):
-    """Lives on the engine thread; every method below runs there."""
+@dataclass
+class ModelState:
+    """The engine thread's own state: read and written there only (the request count: a single int store)."""
+
+    screener: Any = None
+    error: str = "The model is not loaded."
+    requests: int = 0  # explain requests asked for so far: the warm-up is skipped once one is queued
+    scanning: bool = False
+
+    def ready_screener(self) -> Any:
+        if self.screener is None:
+            raise ModelUnavailable(self.error)
+        return self.screener
+
+
+@dataclass(frozen=True)
+class SiteChanged:
+    path: str  # "" for none
+    description: str  # `SiteCalibration.describe()`, "" for none
+
+
+@dataclass(frozen=True)
+class SiteFailed:
+    path: str
+    message: str
+
+
+WARMED_UP = "warmed up"
+
+
+# --- the work, on the engine thread -----------------------------------------------------------------
+def load_model(state: ModelState, source: object, site: str) -> Generator[object, None, None]:
+    """Yields the card once the model is loaded, then the site calibration's outcome (if `site`), then WARMED_UP."""
+    try:
+        if isinstance(source, (str, Path)) or source is None:
+            from app.core.screening import Screener  # the model's runtime is imported here, off the GUI thread
+
+            state.screener = Screener(Path(source) if source else None)
+        else:
+            state.screener = source  # a ready Screener (tests)
+    except Exception as exc:  # noqa: BLE001 - reported as the model's failure, and kept for later requests
+        state.screener, state.error = None, describe_error(exc)
+        raise ModelUnavailable(state.error) from exc
+    yield state.screener.card
+    if site:
+        yield change_site(state, site)
+    warm_up(state)
+    yield WARMED_UP
+
+
+def change_site(state: ModelState, site: str) -> SiteChanged | SiteFailed:
+    """Reopen the model with the site calibration `site` ("" for none); a refused file changes nothing."""
+    if state.screener is None:
+        return SiteFailed(site, state.error)
+    try:
+        from app.core.screening import Screener
+
+        screener = Screener(state.screener.model_path, state.screener.backend.name, site=Path(site) if site else None)
+    except Exception as exc:  # noqa: BLE001 - edited, foreign or unreadable: said, and the old state kept
+        return SiteFailed(site, describe_error(exc))
+    state.screener = screener
+    return SiteChanged(site, screener.site.describe() if screener.site else "")
+
+
+def warm_up(state: ModelState) -> None:
+    """Run the model once on a synthetic image, so the user's first image is fast."""
+    if state.requests:  # a queued real request warms it anyway
+        return
+    ramp = np.tile(np.linspace(0, 255, 256, dtype=np.float32), (256, 1)).astype(np.uint8)
+    image = LoadedImage(ramp, "synthetic", 8, 1, 0.0)
+    try:
+        state.screener.explain(image, None, None)
+        state.screener.predict(image)
+    except Exception:  # noqa: BLE001 - warm-up is an optimisation; real requests report errors
+        pass
+
+
+def explain(state: ModelState, copy: LoadedImage, explained_class: str | None) -> tuple[Any, Any]:
+    """Prediction + Grad-CAM of the model's copy, and its heat layer for the full picture's geometry."""
+    shape = (copy.full_size[1], copy.full_size[0])  # the viewer's picture, whatever scale was decoded
+    explanation = state.ready_screener().explain(copy, None, explained_class, shape)
+    return explanation, heat_layer(explanation, shape)
+
+
+def scan(state: ModelState, job: ScanJob) -> Generator[ScanUpdate, None, None]:
+    """The CLI's scan, one batch per step; the CLI's refusals first (never a CSV over an input)."""
+    if state.scanning:
+        raise ModelUnavailable("A scan is already running.")
+    screener = state.ready_screener()
+    try:
+        job.request.check()
+    except PneumoScanError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - said as the engine says it, not as a CSV that cannot be written
+        raise PneumoScanError(describe_error(exc)) from exc
+    state.scanning = True
+    try:
+        yield from job.request.start(screener)
+    finally:
+        state.scanning = False
+
+
+def scan_failure(job: ScanJob, exc: BaseException) -> str:
+    message = describe_error(exc)
+    if isinstance(exc, OSError) and not isinstance(exc, PneumoScanError):
+        message = f"Cannot write {job.out_csv}: {exc.strerror or exc}"
+    return message
+
+
+# --- the GUI's handle ---------------------------------------------------------------------------
+class Engine(QObject):
+    """Create it, call `load`, connect the signals (all emitted on the GUI thread)."""
 
     model_loaded = Signal(object)  # ModelCard
     model_failed = Signal(str)
-    site_changed = Signal(str, str)  # path ("" for none), `SiteCalibration.describe()` ("" for none)
+    site_changed = Signal(str, str)  # path ("" for none), description ("" for none)
     site_failed = Signal(str, str)  # path, message
     warmed_up = Signal()
     explained = Signal(int, object, object)  # request id, Explanation, its heat layer (QImage)
@@ -85,167 +179,6 @@ class _Worker(QObject):
     scan_progress = Signal(object, object)  # ScanJob, ScanUpdate
     scan_finished = Signal(object)  # ScanEnd
     scan_failed = Signal(object, str)  # ScanJob, message
-    _step = Signal()
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.screener: Any = None
-        self.model_error = "The model is not loaded."
-        self.latest_request = 0  # set by the GUI thread (an int store is atomic): older requests are stale
-        self._scan: tuple[ScanJob, Any] | None = None
-        self._last_update: Any = None
-        self._model_copy: tuple[tuple[str, int], LoadedImage] | None = None  # ((path, source), the model's copy)
-        self._step.connect(self._scan_step, Qt.ConnectionType.QueuedConnection)
-
-    @Slot(object, str)
-    def load(self, source: object, site: str = "") -> None:
-        """`source`: a model path (None for the default) or a ready `Screener` to adopt; `site`: a site
-        calibration to apply once it has loaded ("" for none)."""
-        try:
-            if isinstance(source, (str, Path)) or source is None:
-                from app.core.screening import Screener  # TensorFlow is imported here, off the GUI thread
-
-                self.screener = Screener(Path(source) if source else None)
-            else:
-                self.screener = source
-        except Exception as exc:  # noqa: BLE001 - any failure must reach the user as a message
-            self.screener = None
-            self.model_error = describe_error(exc)
-            self.model_failed.emit(self.model_error)
-            return
-        self.model_loaded.emit(self.screener.card)
-        if site:
-            self.set_site(site)
-        self._warm_up()
-
-    @Slot(str)
-    def set_site(self, site: str) -> None:
-        """Reopen the model with the site calibration `site` ("" for none); a refused file changes nothing."""
-        if self.screener is None:
-            self.site_failed.emit(site, self.model_error)
-            return
-        try:
-            from app.core.screening import Screener
-
-            screener = Screener(self.screener.model_path, self.screener.backend.name, site=Path(site) if site else None)
-        except Exception as exc:  # noqa: BLE001 - edited, foreign or unreadable: said, and the old state kept
-            self.site_failed.emit(site, describe_error(exc))
-            return
-        self.screener = screener
-        self.site_changed.emit(site, screener.site.describe() if screener.site else "")
-
-    def _warm_up(self) -> None:
-        """Trace the compiled graphs once on a synthetic image, so the user's first image is fast."""
-        if self.latest_request == 0:  # a queued real request would trace them anyway
-            ramp = np.tile(np.linspace(0, 255, 256, dtype=np.float32), (256, 1)).astype(np.uint8)
-            image = LoadedImage(ramp, "synthetic", 8, 1, 0.0)
-            try:
-                self.screener.explain(image, None, None)
-                self.screener.predict(image)
-            except Exception:  # noqa: BLE001 - warm-up is an optimisation; real requests report errors
-                pass
-        self.warmed_up.emit()
-
-    @Slot(int, str, object, str, int)
-    def explain(self, request: int, path: str, image: LoadedImage | None, explained_class: str, source: int) -> None:
-        """`image`: the viewer's decode of `path`, if it is there yet; `source`: which opening of the file
-        (the model copy is kept while it stays the same); `explained_class` "" (a queued signal carries
-        no None): the predicted class."""
-        if request < self.latest_request:
-            return  # the user has already asked for something newer
-        if self.screener is None:
-            self.explain_failed.emit(request, self.model_error)
-            return
-        try:
-            copy = self.model_copy(Path(path), image, source)
-            shape = (copy.full_size[1], copy.full_size[0])  # the viewer's picture, whatever scale was decoded
-            explanation = self.screener.explain(copy, None, explained_class or None, shape)
-            heat = heat_layer(explanation, shape)
-        except Exception as exc:  # noqa: BLE001
-            self.explain_failed.emit(request, describe_error(exc))
-            return
-        self.explained.emit(request, explanation, heat)
-
-    def model_copy(self, path: Path, image: LoadedImage | None, source: int) -> LoadedImage:
-        """What the model scores for the file on screen; kept while it is, so another explained class reads nothing."""
-        key = (str(path), source or id(image))
-        if self._model_copy is None or self._model_copy[0] != key:
-            self._model_copy = (key, load_model_image(path, self.screener.card.input_size, viewer=image))
-        return self._model_copy[1]
-
-    @Slot(object)
-    def start_scan(self, job: ScanJob) -> None:
-        if self._scan is not None:
-            self.scan_failed.emit(job, "A scan is already running.")
-            return
-        if self.screener is None:
-            self.scan_failed.emit(job, self.model_error)
-            return
-        try:
-            job.request.check()  # the CLI's refusals: never a CSV over an input, never an unrelated file
-        except Exception as exc:  # noqa: BLE001
-            self.scan_failed.emit(job, describe_error(exc))
-            return
-        self._scan, self._last_update = (job, job.request.start(self.screener)), None
-        self._step.emit()
-
-    @Slot()
-    def _scan_step(self) -> None:
-        if self._scan is None:
-            return
-        job, generator = self._scan
-        if job.cancel.is_set():
-            self._end_scan(cancelled=True)
-            return
-        try:
-            update = next(generator)
-        except StopIteration:
-            self._end_scan(cancelled=False)
-            return
-        except Exception as exc:  # noqa: BLE001 - not a folder, CSV not writable, ...
-            self.close_scan()
-            message = describe_error(exc)
-            if isinstance(exc, OSError) and not isinstance(exc, PneumoScanError):
-                message = f"Cannot write {job.out_csv}: {exc.strerror or exc}"
-            self.scan_failed.emit(job, message)
-            return
-        self._last_update = update
-        self.scan_progress.emit(job, update)
-        self._step.emit()  # the next batch is a new event: queued explain requests get served first
-
-    def _end_scan(self, cancelled: bool) -> None:
-        job = self._scan[0] if self._scan else None
-        last = self._last_update
-        self.close_scan()
-        done, total, elapsed = (last.done, last.total, last.elapsed_s) if last is not None else (0, 0, 0.0)
-        self.scan_finished.emit(ScanEnd(job, cancelled and (last is None or done < total), done, total, elapsed))
-
-    def close_scan(self) -> None:
-        """Stop the generator: its `with` blocks close the CSV and cancel pending decodes."""
-        if self._scan is not None:
-            _, generator = self._scan
-            self._scan = None
-            generator.close()
-
-
-class Engine(QObject):
-    """The GUI's handle on the engine thread. Create it, call `load`, connect the signals."""
-
-    model_loaded = Signal(object)  # ModelCard
-    model_failed = Signal(str)
-    site_changed = Signal(str, str)  # path, description ("" for none)
-    site_failed = Signal(str, str)  # path, message
-    warmed_up = Signal()
-    explained = Signal(int, object, object)  # request id, Explanation, its heat layer (QImage)
-    explain_failed = Signal(int, str)
-    scan_progress = Signal(object, object)
-    scan_finished = Signal(object)
-    scan_failed = Signal(object, str)
-
-    _load = Signal(object, str)
-    _set_site = Signal(str)
-    _explain = Signal(int, str, object, str, int)
-    _start_scan = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -255,33 +188,17 @@ class Engine(QObject):
         self.scan_job: ScanJob | None = None
         self.site = ""  # the path of the site calibration in force ("" for the model card's)
         self.site_description = ""
+        self.state = ModelState()
         self._request = 0
-        self._source: object = None
-        self._site_request = ""
-        self._load_pending = False
-        self._thread = _EngineThread()
-        self._thread.setObjectName("pneumoscan-engine")
-        self._worker = _Worker()
-        self._worker.moveToThread(self._thread)
-        self._load.connect(self._worker.load)
-        self._set_site.connect(self._worker.set_site)
-        self._worker.site_changed.connect(self._on_site_changed)
-        self._worker.site_failed.connect(self.site_failed)
-        self._explain.connect(self._worker.explain)
-        self._start_scan.connect(self._worker.start_scan)
-        self._worker.model_loaded.connect(self._on_loaded)
-        self._worker.model_failed.connect(self._on_failed)
-        self._worker.warmed_up.connect(self.warmed_up)
-        self._worker.explained.connect(self.explained)
-        self._worker.explain_failed.connect(self.explain_failed)
-        self._worker.scan_progress.connect(self.scan_progress)
-        self._worker.scan_finished.connect(self._on_scan_finished)
-        self._worker.scan_failed.connect(self._on_scan_failed)
+        self._explaining: Worker | None = None
+        self._load_args: tuple[object, str] | None = None
+        self._thread = WorkerThread("pneumoscan-engine")
         self._thread.start()
 
     @property
-    def worker(self) -> _Worker:
-        return self._worker
+    def screener(self) -> Any:
+        """The loaded `Screener` (None until then); it runs on the engine thread only."""
+        return self.state.screener
 
     def load(self, model: object = None, defer: bool = False, site: str = "") -> None:
         """Load a model path (None: the default model) or adopt a ready `Screener`, with the site
@@ -291,33 +208,56 @@ class Engine(QObject):
         made before that starts the loading first, so it is always queued behind the model.
         """
         self.ready, self.card, self.error = False, None, None
-        self._source, self._site_request, self._load_pending = model, site, True
+        self._load_args = (model, site)
         if not defer:
             self.start_loading()
 
     def start_loading(self) -> None:
-        if self._load_pending:
-            self._load_pending = False
-            self._load.emit(self._source, self._site_request)
+        if self._load_args is None:
+            return
+        model, site = self._load_args
+        self._load_args = None
+        start_worker(self._thread, load_model(self.state, model, site), self, yielded=self._on_load_step,
+                     errored=lambda exc: self._on_failed(describe_error(exc)))
+
+    def _on_load_step(self, step: object) -> None:
+        if step == WARMED_UP:
+            self.warmed_up.emit()
+        elif isinstance(step, (SiteChanged, SiteFailed)):
+            self._on_site(step)
+        else:
+            self.ready, self.card, self.error = True, step, None
+            self.model_loaded.emit(step)
+
+    def _on_failed(self, message: str) -> None:
+        self.ready, self.card, self.error = False, None, message
+        self.model_failed.emit(message)
 
     def set_site(self, path: str) -> None:
         """Reopen the model with a site calibration ("" for none), on the engine thread, queued like any request."""
         self.start_loading()
-        self._set_site.emit(path)
+        start_worker(self._thread, as_generator(change_site, self.state, path), self, returned=self._on_site)
 
-    @Slot(str, str)
-    def _on_site_changed(self, path: str, description: str) -> None:
-        self.site, self.site_description = path, description
-        self.site_changed.emit(path, description)
+    def _on_site(self, outcome: SiteChanged | SiteFailed) -> None:
+        if isinstance(outcome, SiteFailed):
+            self.site_failed.emit(outcome.path, outcome.message)
+            return
+        self.site, self.site_description = outcome.path, outcome.description
+        self.site_changed.emit(outcome.path, outcome.description)
 
-    def explain(self, path: Path, image: LoadedImage | None, explained_class: str, source: int = 0) -> int:
-        """Queue prediction + Grad-CAM for `path` ("" explains the predicted class); `image`: its viewer
-        decode if there is one yet; `source`: which opening of the file it is. Returns the request id."""
+    def explain(self, copy: LoadedImage, explained_class: str | None) -> int:
+        """Queue prediction + Grad-CAM of the model's copy of a file (`explained_class` None: the predicted
+        class); an older request not started yet is dropped. Returns the request id."""
         self.start_loading()
         self._request += 1
-        self._worker.latest_request = self._request
-        self._explain.emit(self._request, str(path), image, explained_class, source)
-        return self._request
+        self.state.requests = request = self._request
+        if self._explaining is not None and not self._explaining.done:
+            self._explaining.quit()
+        self._explaining = start_worker(
+            self._thread, as_generator(explain, self.state, copy, explained_class), self,
+            returned=lambda result: self.explained.emit(request, *result),
+            errored=lambda exc: self.explain_failed.emit(request, describe_error(exc)))
+        return request
 
     @property
     def scanning(self) -> bool:
@@ -326,83 +266,35 @@ class Engine(QObject):
     def start_scan(self, job: ScanJob) -> None:
         self.start_loading()
         self.scan_job = job
-        self._start_scan.emit(job)
+        progress: list[ScanUpdate] = []
+
+        def on_update(update: ScanUpdate) -> None:
+            progress.append(update)
+            self.scan_progress.emit(job, update)
+
+        start_worker(self._thread, scan(self.state, job), self, abort=job.cancel,
+                     yielded=on_update,
+                     returned=lambda _r: self._end_scan(job, progress, cancelled=False),
+                     aborted=lambda: self._end_scan(job, progress, cancelled=True),
+                     errored=lambda exc: self._fail_scan(job, scan_failure(job, exc)))
 
     def cancel_scan(self) -> None:
         if self.scan_job is not None:
             self.scan_job.cancel.set()  # checked by the engine thread before the next batch
 
-    def shutdown(self) -> None:
-        """Stop the thread (after its current step) and close a running scan's CSV. Idempotent."""
-        self.cancel_scan()
-        if self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait()
-        self._worker.close_scan()  # the thread has stopped: safe to touch the generator from here
-
-    @Slot(object)
-    def _on_loaded(self, card: object) -> None:
-        self.ready, self.card, self.error = True, card, None
-        self.model_loaded.emit(card)
-
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.ready, self.card, self.error = False, None, message
-        self.model_failed.emit(message)
-
-    @Slot(object)
-    def _on_scan_finished(self, end: ScanEnd) -> None:
-        if end.job is self.scan_job:
+    def _end_scan(self, job: ScanJob, progress: list[ScanUpdate], cancelled: bool) -> None:
+        if job is self.scan_job:
             self.scan_job = None
-        self.scan_finished.emit(end)
+        last = progress[-1] if progress else None
+        done, total, elapsed = (last.done, last.total, last.elapsed_s) if last is not None else (0, 0, 0.0)
+        self.scan_finished.emit(ScanEnd(job, cancelled and (last is None or done < total), done, total, elapsed))
 
-    @Slot(object, str)
-    def _on_scan_failed(self, job: ScanJob, message: str) -> None:
+    def _fail_scan(self, job: ScanJob, message: str) -> None:
         if job is self.scan_job:
             self.scan_job = None
         self.scan_failed.emit(job, message)
 
-
-class _LoadTask(QRunnable):
-    """Decode `source` (a path), or take it as decoded (a LoadedImage), and build its view layers."""
-
-    def __init__(self, relay: ImageLoader, request: int, source: Path | LoadedImage, config: PreprocessConfig) -> None:
-        super().__init__()
-        self.relay, self.request, self.source, self.config = relay, request, source, config
-
-    def run(self) -> None:
-        if isinstance(self.source, LoadedImage):  # a rebuild: the file is not read again
-            self.relay.rebuilt.emit(self.request, image_views(self.source, self.config))
-            return
-        try:
-            views = image_views(load_image(self.source), self.config)
-        except BaseException as exc:  # noqa: BLE001 - a corrupt file must never take the app down
-            self.relay.failed.emit(self.request, str(self.source), describe_error(exc))
-            return
-        self.relay.loaded.emit(self.request, str(self.source), views)
-
-
-class ImageLoader(QObject):
-    """Decodes image files and builds their view layers off the GUI thread, newest request first."""
-
-    loaded = Signal(int, str, object)  # request, path, ImageViews
-    failed = Signal(int, str, str)  # request, path, message
-    rebuilt = Signal(int, object)  # request, ImageViews of an image already decoded
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-
-    def load(self, request: int, path: Path, config: PreprocessConfig) -> None:
-        """`config`: the CLAHE settings for the view (the model card's, or the defaults until it loads)."""
-        self._pool.clear()  # loads not started yet are stale now
-        self._pool.start(_LoadTask(self, request, Path(path), config))
-
-    def rebuild(self, request: int, image: LoadedImage, config: PreprocessConfig) -> None:
-        """The layers of a decoded image with other CLAHE settings (the model card's, once known)."""
-        self._pool.start(_LoadTask(self, request, image, config))
-
     def shutdown(self) -> None:
-        self._pool.clear()
-        self._pool.waitForDone()
+        """Stop the thread (after its current step) and close a running scan's CSV. Idempotent."""
+        self.cancel_scan()
+        self._thread.stop()

@@ -74,6 +74,14 @@ def decision_sentence(p: Prediction) -> str:
     return decision[0].upper() + decision[1:]  # any warning is in the box just above
 
 
+def status_line(name: str, p: Prediction) -> str:
+    """The status bar's line for a result: the badge's words, the number (if any) and the warnings' count."""
+    number = "" if p.scope == NOT_XRAY else (
+        f" \u00b7 probability of pneumonia {probability_text(p.probability)} (threshold {threshold_text(p.threshold)})"
+        if p.in_domain else f" \u00b7 probability {probability_text(p.probability)}, not reliable")
+    return f"{name}: {badge_of(p)[1]}{number}" + (f" \u00b7 {len(p.warnings)} warning(s)" if p.warnings else "")
+
+
 def model_input_sentence(clahe: bool) -> str:
     return f"Model input {'with' if clahe else 'without'} CLAHE, as trained."
 

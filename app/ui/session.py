@@ -20,6 +20,8 @@ class Session:
     loading: bool = False
     explain_request: int | None = None
     image: Any = None  # LoadedImage on screen
+    model_copy: Any = None  # the LoadedImage the model scores for it (the loader's, given to the engine)
+    awaiting_copy: bool = False  # a result is wanted, and the model's copy is on its way
     explanation: Any = None  # its Explanation, once the engine has answered
 
     @property
@@ -52,12 +54,27 @@ class Session:
     def position(self) -> str:
         return f"image {self.index + 1} of {len(self.paths)}" if len(self.paths) > 1 else ""
 
-    def begin_load(self) -> int:
-        """A new file is being decoded: forget the last one's image and result."""
+    def details(self) -> str:
+        """The image's size and format, and the position in the list: "1422 × 1152 px · JPEG · image 2 of 4"."""
+        image, position = self.image, self.position()
+        if image is None:
+            return position
+        details = f"{image.width} \u00d7 {image.height} px \u00b7 {image.source_format}"
+        return f"{details} \u00b7 {position}" if position else details
+
+    def begin_load(self, wants_result: bool = True) -> int:
+        """A new file is being decoded: forget the last one's image, copy and result."""
         self.load_request += 1
-        self.loading = True
-        self.explain_request, self.image, self.explanation = None, None, None
+        self.loading, self.awaiting_copy = True, wants_result
+        self.explain_request, self.image, self.model_copy, self.explanation = None, None, None, None
         return self.load_request
+
+    def take_copy(self, request: int, copy: Any) -> bool:
+        """True if `copy` is the model's copy of the newest load (it is the session's now)."""
+        if request != self.load_request:
+            return False
+        self.model_copy, self.awaiting_copy = copy, False
+        return True
 
     def finish_load(self, request: int, image: Any) -> bool:
         """True if `request` is the newest load (its image is now the session's)."""
@@ -70,7 +87,8 @@ class Session:
         """True if `request` is the newest load; a result still on its way for the file is dropped."""
         if request != self.load_request:
             return False
-        self.loading, self.image, self.explain_request, self.explanation = False, None, None, None
+        self.loading, self.awaiting_copy = False, False
+        self.image, self.model_copy, self.explain_request, self.explanation = None, None, None, None
         return True
 
     def begin_explain(self, request: int) -> None:
@@ -87,4 +105,4 @@ class Session:
 
     @property
     def busy(self) -> bool:
-        return self.loading or self.explain_request is not None
+        return self.loading or self.awaiting_copy or self.explain_request is not None

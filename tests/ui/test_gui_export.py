@@ -20,7 +20,7 @@ def test_export_writes_the_view_as_shown_with_the_result_inside(window, qtbot, t
     figures = tmp_path / "figures"
     figures.mkdir()
     out = figures / "figure.png"
-    with qtbot.waitSignal(window.exporter.saved, timeout=TIMEOUT):
+    with qtbot.waitSignal(window.view_saved, timeout=TIMEOUT):
         window.export_view(out)
     with Image.open(out) as png:
         pixels = np.asarray(png.convert("RGB"))
@@ -40,7 +40,7 @@ def test_export_without_overlay_is_the_grayscale_image(window, qtbot, tmp_path: 
     window.commands.clahe.setChecked(False)
     open_and_wait(qtbot, window, NORMAL_SAMPLE)
     out = tmp_path / "plain.png"
-    with qtbot.waitSignal(window.exporter.saved, timeout=TIMEOUT):
+    with qtbot.waitSignal(window.view_saved, timeout=TIMEOUT):
         window.export_view(out)
     with Image.open(out) as png:
         pixels = np.asarray(png.convert("L"))

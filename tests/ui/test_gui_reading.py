@@ -85,7 +85,7 @@ def test_three_scope_states_have_three_wordings_and_looks(qtbot) -> None:  # noq
 
 
 def test_the_table_and_the_summary_never_count_a_not_assessable_film_as_flagged(window) -> None:  # noqa: ANN001
-    from app.ui.scan_panel import ROW_FILTERS, summary_counts
+    from app.ui.scan_results import ROW_FILTERS, summary_counts
 
     def row(name: str, scope: str, label: str = "PNEUMONIA") -> ScanRow:
         reason = REASONS.get(scope, "")
@@ -159,13 +159,13 @@ def test_dicom_identity_is_in_the_views_corners_and_out_of_exports_unless_asked(
     plain = qimage_to_rgb(window.viewer.composite())
 
     exported = tmp_path / "export.png"
-    with qtbot.waitSignal(window.exporter.saved, timeout=TIMEOUT):
+    with qtbot.waitSignal(window.view_saved, timeout=TIMEOUT):
         window.export_view(exported)  # identity left out unless asked
     from PySide6.QtGui import QImage
 
     assert np.array_equal(qimage_to_rgb(QImage(str(exported))), plain)
     window.commands.export_identity.setChecked(True)
-    with qtbot.waitSignal(window.exporter.saved, timeout=TIMEOUT):
+    with qtbot.waitSignal(window.view_saved, timeout=TIMEOUT):
         window.export_view(exported)
     assert not np.array_equal(qimage_to_rgb(QImage(str(exported))), plain)  # asked: written into the picture
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from app.core.scan.folder import ScanRequest
 from app.core.scan.row import CSV_COLUMNS
 from tests.ui.conftest import NORMAL_SAMPLE, SAMPLES
 
@@ -47,7 +48,7 @@ def test_gui_scan_writes_the_same_csv_as_the_cli(window, qtbot, scan_folder_smal
     assert window.current_path == scan_folder_small / NORMAL_SAMPLE.name
 
 
-def test_cancel_stops_the_scan_and_leaves_a_valid_csv(window, qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_cancel_stops_the_scan_and_leaves_a_valid_csv(window, qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(8):
@@ -56,10 +57,20 @@ def test_cancel_stops_the_scan_and_leaves_a_valid_csv(window, qtbot, tmp_path: P
     panel = window.scan_panel
     panel.batch_size = 1
     panel.set_folder(folder, out)
-    # Cancel as soon as the first batch is reported, on the engine thread itself, so it lands mid-scan
+    # Cancel as soon as the first batch is done, on the engine thread itself, so it lands mid-scan
     # deterministically (the Cancel button sets the same flag from the GUI thread).
-    window.engine.worker.scan_progress.connect(lambda job, _update: job.cancel.set(),
-                                               Qt.ConnectionType.DirectConnection)
+    start = ScanRequest.start
+
+    def cancel_after_the_first_batch(request: ScanRequest, screener: object):  # noqa: ANN202
+        batches = start(request, screener)
+        try:
+            for update in batches:
+                panel.job.cancel.set()
+                yield update
+        finally:
+            batches.close()
+
+    monkeypatch.setattr(ScanRequest, "start", cancel_after_the_first_batch)
     with qtbot.waitSignal(panel.finished, timeout=TIMEOUT) as blocker:
         assert panel.start()
     end = blocker.args[0]
@@ -175,7 +186,7 @@ def test_an_existing_csv_can_be_resumed_replaced_or_left_alone(window, qtbot, sc
 
 def test_show_box_narrows_the_table_and_the_csv_keeps_everything(window, qtbot, scan_folder_small: Path,  # noqa: ANN001
                                                                  tmp_path: Path) -> None:
-    from app.ui.scan_panel import ROW_FILTERS
+    from app.ui.scan_results import ROW_FILTERS
 
     panel = window.scan_panel
     out = tmp_path / "all.csv"

@@ -199,7 +199,7 @@ def test_out_of_domain_and_warnings_do_not_look_like_a_finding(qtbot) -> None:  
 def test_out_of_domain_image_keeps_the_heat_map_off_unless_asked(window, qtbot, monkeypatch) -> None:  # noqa: ANN001
     from app.core.screening import Explanation
 
-    screener = window.engine.worker.screener
+    screener = window.engine.screener
     real = screener.explain
 
     def outside(*args, **kwargs) -> Explanation:  # noqa: ANN002, ANN003
@@ -463,7 +463,7 @@ import sys, time
 from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 app = QCoreApplication([])
-from app.core.io.images import load_image
+from app.core.io.images import load_model_image
 from app.core.scan.folder import ScanRequest
 from app.ui.engine import Engine, ScanJob
 model, sample, folder, out = sys.argv[1:5]
@@ -478,9 +478,9 @@ def wait(n):
     QTimer.singleShot(120000, loop.quit)
     loop.exec()
 engine.load(model)
-engine.explain(Path(sample), load_image(sample), "PNEUMONIA")  # traces Grad-CAM in one call on the engine thread
+engine.explain(load_model_image(sample, (224, 224)), "PNEUMONIA")  # traces Grad-CAM in one step on the engine thread
 wait(1)
-engine.start_scan(ScanJob(ScanRequest(Path(folder), Path(out))))  # traces the batch graph in a later call
+engine.start_scan(ScanJob(ScanRequest(Path(folder), Path(out))))  # traces the batch graph in a later step
 wait(2)
 engine.shutdown()
 print("RESULTS", [type(r).__name__ for r in results])
