@@ -144,7 +144,7 @@ def walk_gui(walk: Walk, model: str | None, image: Path) -> None:
 
     from app.ui.window import MainWindow
 
-    import app.ui.engine  # noqa: F401  the worker classes, defined before they are patched
+    import app.ui.worker  # noqa: F401  the worker classes, defined before they are patched
 
     restore = thread_profiled(walk)
     app = QApplication.instance() or QApplication([sys.argv[0]])
