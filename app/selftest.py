@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from app import __version__
+from app.core.labels import CLASSES, POSITIVE
+from app.core.model.backend import BACKEND_NAMES
+from app.core.model.entries import CARD_NAME
 
 _T0 = time.perf_counter()  # import of this module: the closest to process start that works everywhere
-LABELS = ("NORMAL", "PNEUMONIA")
 
 
 @dataclass
@@ -61,17 +63,17 @@ def _print(text: str) -> None:
 def expected_label(path: Path) -> str | None:
     """The label a sample's file name starts with (NORMAL_... or PNEUMONIA_...), or None."""
     prefix = path.name.split("_", 1)[0].upper()
-    return prefix if prefix in LABELS else None
+    return prefix if prefix in CLASSES else None
 
 
 def read_model_card_json(model_path: Path) -> dict:
-    """The model card beside `model_path` as plain JSON (no TensorFlow, no sha256 check)."""
-    from app.core.model.card import CARD_NAME  # light: json, hashlib, the preprocessing dataclass
-
-    return json.loads((Path(model_path).parent / CARD_NAME).read_text(encoding="utf-8"))
+    """The model card beside `model_path` as plain JSON (no NumPy, no OpenCV, no sha256 check)."""
+    return json.loads((Path(model_path).parent / CARD_NAME).read_text(encoding="utf-8-sig"))  # -sig: an editor's BOM
 
 
-def version_text(model_path: Path | None = None) -> str:
+def version_text(model_path: Path | None = None, one_line: bool = False) -> str:
+    """The app's and the model's versions from the card alone (nothing loaded): `--version` of the GUI and the
+    self-test (several lines), and with `one_line` of `pneumoscan-cli` (with the sha256 prefix)."""
     from app.core.model.backend import file_that_runs
     from app.core.resources import default_model_path
 
@@ -79,12 +81,17 @@ def version_text(model_path: Path | None = None) -> str:
     lines = [f"PneumoScan {__version__}"]
     try:
         card = read_model_card_json(model_path)
-    except (OSError, ValueError) as exc:
+        model_file = card["model_file"] if one_line else card.get("model_file") or model_path.name
+        runs = file_that_runs(model_path, (card.get("onnx") or {}).get("file"), model_file)
+        if one_line:
+            return f"PneumoScan {__version__}, model {card['name']} {card['version']} (sha256 {str(card['sha256'])[:12]}), runs {runs.name}"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if one_line:
+            return f"PneumoScan {__version__}, model unavailable ({model_path.parent / CARD_NAME}: {exc.__class__.__name__})"
         lines.append(f"model: unavailable ({model_path}: {exc.__class__.__name__})")
     else:
         name, version = card.get("name", "?"), card.get("version", "?")
         created = f", created {card['created']}" if card.get("created") else ""
-        runs = file_that_runs(model_path, (card.get("onnx") or {}).get("file"), card.get("model_file") or model_path.name)
         lines.append(f"model: {name} {version} (runs {runs.name}{created})")
     lines.append(f"Python {sys.version.split()[0]}{' (bundled)' if getattr(sys, 'frozen', False) else ''}")
     return "\n".join(lines)
@@ -121,16 +128,18 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
 
     t = time.perf_counter()
     try:
+        from app.core.model.bundle import ModelBundle
         from app.core.screening import Screener
 
-        screener = Screener(model_path, backend)  # reads the card and checks the sha256 before loading anything
+        bundle = ModelBundle.open(model_path, backend)  # the card, and the sha256 of every file it runs, before loading
+        screener = Screener(bundle)
     except PneumoScanError as exc:
         report.fail(f"model: {exc}", out)
         return
     report.timings["model_load_s"] = time.perf_counter() - t
     card = screener.card
     gate = "scope check on" if screener.scope is not None else "no scope check"
-    sha256 = card.onnx.get("sha256", "") if screener.backend.name == "onnx" else card.sha256  # of the file that runs
+    sha256 = bundle.runs_sha256
     report.say(f"ok    model {card.name} {card.version} loaded, sha256 {sha256[:12]}… matches its card, "
                f"{gate}, {screener.backend.name} backend ({report.timings['model_load_s']:.2f} s)", out)
 
@@ -140,7 +149,7 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
         report.fail(f"samples: cannot list assets/samples ({exc})", out)
         return
     samples = [p for p in samples if expected_label(p)]
-    if not {expected_label(p) for p in samples} >= set(LABELS):
+    if not {expected_label(p) for p in samples} >= set(CLASSES):
         report.fail(f"samples: need at least one NORMAL_* and one PNEUMONIA_* image, found {[p.name for p in samples]}", out)
         if not samples:
             return
@@ -168,7 +177,7 @@ def _self_test(report: Report, model_path: Path | None, out: Callable[[str], Non
     if len(times) > 1:
         report.timings["prediction_warm_ms"] = 1000 * float(np.mean(times[1:]))
 
-    target = next((p for p in samples if expected_label(p) == "PNEUMONIA"), samples[0])
+    target = next((p for p in samples if expected_label(p) == POSITIVE), samples[0])
     t = time.perf_counter()
     try:
         image = load_image(target)
@@ -202,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--version", action="store_true", help="print the app and model versions")
     group.add_argument("--self-test", action="store_true", help="headless check of model, samples and Grad-CAM")
     parser.add_argument("--model", type=Path, default=None, help="check this .keras model instead of the bundled one")
-    parser.add_argument("--backend", choices=("onnx", "keras"), default=None,
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default=None,
                         help="--self-test on this backend (default: onnx when the model is exported)")
     return parser
 

@@ -10,6 +10,7 @@ inputs, and an export whose logits or Grad-CAM maps differ is refused.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -17,10 +18,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from app.core.model.keras_classifier import Classifier, load_classifier
 from app.core.errors import ModelError
+from app.core.model.bundle import ModelBundle
 from app.core.model.head import ACTIVATIONS, Head
-from app.core.model.card import read_card, sha256_of
+from app.core.model.keras_classifier import Classifier, load_classifier
 from app.core.model.onnx_backend import INPUT, OUTPUTS, OnnxBackend
 
 OPSET = 17
@@ -95,8 +96,9 @@ def export_onnx(keras_path: Path) -> Path:
     and sha256, and the largest logit difference measured against the Keras model.
     """
     keras_path = Path(keras_path)
-    card = read_card(keras_path)
-    classifier = load_classifier(keras_path, card)
+    bundle = ModelBundle.open(keras_path, "keras")  # the card, and the .keras checked against it once
+    card = bundle.card
+    classifier = load_classifier(bundle.runs, card)
     head = dense_head(classifier.model)
     folder = keras_path.parent
     onnx_path, head_path = keras_path.with_suffix(".onnx"), folder / f"{keras_path.stem}_head.npz"
@@ -105,13 +107,15 @@ def export_onnx(keras_path: Path) -> Path:
     try:
         convert(classifier, onnx_path)
         head.save(head_path)
-        card.onnx = {
-            "file": onnx_path.name, "sha256": sha256_of(onnx_path), "opset": OPSET, "input": INPUT,
+        graph, head_bytes = onnx_path.read_bytes(), head_path.read_bytes()  # read once: hashed, then run by the parity check
+        entry = {
+            "file": onnx_path.name, "sha256": hashlib.sha256(graph).hexdigest(), "opset": OPSET, "input": INPUT,
             "input_shape": list(classifier.model.input_shape[1:]), "outputs": list(OUTPUTS),
             "converter": f"tf2onnx {tf2onnx.__version__}",
-            "head": {"file": head_path.name, "sha256": sha256_of(head_path)},
+            "head": {"file": head_path.name, "sha256": hashlib.sha256(head_bytes).hexdigest()},
         }
-        card.onnx["max_logit_difference"] = parity(classifier, OnnxBackend(folder, card))
+        card.onnx = entry  # typed by the card
+        card.onnx = entry | {"max_logit_difference": parity(classifier, OnnxBackend(card, graph, Head.from_bytes(head_bytes)))}
     except Exception:
         onnx_path.unlink(missing_ok=True)
         head_path.unlink(missing_ok=True)

@@ -22,8 +22,6 @@ The bundle runs the model on ONNX Runtime: it carries the ONNX export, never Ten
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import json
 import os
 import posixpath
 import re
@@ -325,34 +323,32 @@ def describe_removed(removed: dict[str, list[tuple[str, int]]]) -> list[str]:
     return lines
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class BundleError(RuntimeError):
     """The tree is not ready to be bundled (missing or mismatched model files)."""
 
 
-def _checked(folder: Path, entry: dict, what: str, card_path: Path) -> Path:
-    path = folder / str(entry.get("file") or "")
-    if not entry.get("file") or not path.is_file():
-        raise BundleError(f"The model card {card_path} names {what} {path}, which does not exist.")
-    if entry.get("sha256") != _sha256(path):
-        raise BundleError(f"{path} does not match the sha256 in {card_path}; the app would refuse it.")
-    return path
+def _checked(folder: Path, name: str, sha256: str, what: str, card_path: Path) -> Path:
+    """`folder / name` if it matches the card (the app's one check, `read_verified`, in the build's words)."""
+    from app.core.model.verified import Wording, read_verified
+
+    wording = Wording(missing="The model card {card} names {what} {path}, which does not exist.",
+                      mismatch="{path} does not match the sha256 in {card}; the app would refuse it.")
+    read_verified(folder, name, sha256, what, wording, BundleError, card_path)
+    return folder / name
 
 
 def model_files(root: str | os.PathLike[str], environ: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """(source file, bundle folder) for the card, the ONNX model and head it names, and the domain statistics.
 
     Reads resources/ (or the folder of $PNEUMOSCAN_BUNDLE_MODEL) and checks the sha256 values now, so a
-    build never ships a model the app would refuse at start-up. The `.keras` file stays behind: the
-    bundle has no TensorFlow to run it (the app then opens the `.onnx` beside the card).
+    build never ships a model the app would refuse at start-up: the files the app's onnx backend runs
+    (`app.core.model.bundle.needed_files`), and the `.keras` its card is bound to. The `.keras` file stays
+    behind: the bundle has no TensorFlow to run it (the app then opens the `.onnx` beside the card).
     """
+    from app.core.errors import ModelError
+    from app.core.model.bundle import needed_files
+    from app.core.model.card import load_card
+
     environ = os.environ if environ is None else environ
     override = environ.get(BUNDLE_MODEL_ENV)
     model = Path(override) if override else Path(root) / "resources" / MODEL_FILE
@@ -362,19 +358,18 @@ def model_files(root: str | os.PathLike[str], environ: dict[str, str] | None = N
                           f"resources/, or set {BUNDLE_MODEL_ENV} to a .keras file with its card beside it).")
     if model.name != MODEL_FILE:
         raise BundleError(f"The bundled model must be called {MODEL_FILE} (the app looks for that name), not {model.name}.")
-    card = json.loads(card_path.read_text(encoding="utf-8"))
-    if card.get("sha256") != _sha256(model):
-        raise BundleError(f"{model} does not match the sha256 in {card_path}; the app would refuse it.")
-    onnx = card.get("onnx") or {}
-    if not onnx.get("file"):
+    try:
+        card = load_card(model)
+    except ModelError as exc:
+        raise BundleError(str(exc)) from None
+    _checked(model.parent, model.name, card.sha256, "the model", card_path)
+    if not card.onnx.file:
         raise BundleError(f"{model} has no ONNX export, which the bundle runs: "
                           f"python -m model_training export --model {model}")
-    files = [(str(card_path), "resources"), (str(_checked(model.parent, onnx, "the ONNX model", card_path)), "resources"),
-             (str(_checked(model.parent, onnx.get("head") or {}, "the Grad-CAM head", card_path)), "resources")]
-    for entry, what in ((card.get("domain") or {}, "domain statistics"), (card.get("population") or {}, "population check")):
-        if entry.get("file"):
-            files.append((str(_checked(model.parent, entry, what, card_path)), "resources"))
-    return files
+    names = {"ONNX model": "the ONNX model", "Grad-CAM head": "the Grad-CAM head"}
+    return [(str(card_path), "resources")] + [
+        (str(_checked(model.parent, needed.entry.file, needed.entry.sha256, names.get(needed.what, needed.what), card_path)),
+         "resources") for needed in needed_files(model, card, "onnx")]
 
 
 def tree_files(root: str | os.PathLike[str], folder: str,

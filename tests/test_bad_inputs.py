@@ -294,6 +294,8 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 
 import app.cli as cli  # noqa: E402
+import app.cli.common as cli_common  # noqa: E402
+import app.cli.images as cli_images  # noqa: E402
 from tests.test_cli import cli_model  # noqa: E402, F401 - the fixture
 
 
@@ -306,7 +308,7 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: object) -> None:
         raise ModelLoaded
 
-    monkeypatch.setattr(cli, "_open_screener", refuse)
+    monkeypatch.setattr(cli_common, "open_screener", refuse)
 
 
 @pytest.fixture()
@@ -471,7 +473,7 @@ def test_a_bad_model_and_an_unexpected_error_give_one_line(tree: Path, test_mode
     def boom(_args: object) -> int:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "_predict", boom)
+    monkeypatch.setattr(cli_images, "predict", boom)
     code, out, err = run_cli(["predict", str(tree / "x.jpg")], capsys)
     assert (code, out) == (2, "") and err.count("\n") == 1
     assert err.startswith("pneumoscan-cli: unexpected error (RuntimeError: boom); details in ")

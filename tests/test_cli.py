@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import app.cli as cli
+import app.cli.common as cli_common
 from app import __version__
 from app.core.numbers import probability_text
 from app.core.resources import default_model_path
@@ -28,13 +28,13 @@ from tests.test_image_io import encode, xray_like
 
 @pytest.fixture()
 def cli_model(test_model_path: Path, test_screener, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: ANN001
-    real = cli._open_screener
+    real = cli_common.open_screener
 
-    def open_screener(model: Path | None, backend: str | None, site: Path | None = None):  # noqa: ANN202
+    def open_screener(model: Path | None, backend: str | None, site: Path | None = None, bundle=None):  # noqa: ANN001, ANN202
         shortcut = model is not None and Path(model) == test_model_path and site is None
-        return test_screener if shortcut else real(model, backend, site)
+        return test_screener if shortcut else real(model, backend, site, bundle)
 
-    monkeypatch.setattr(cli, "_open_screener", open_screener)
+    monkeypatch.setattr(cli_common, "open_screener", open_screener)
     return str(test_model_path)
 
 

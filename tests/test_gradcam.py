@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from app.core.model.backend import Backend, open_backend
+from app.core.model.backend import Backend
+from app.core.model.bundle import ModelBundle
 from app.core.model.keras_classifier import Classifier
 from app.core.model.keras_classifier import cam_from_gradients
 from app.core.explain.gradcam import colormap_lut, overlay, upsample
-from app.core.model.card import read_card
 from app.core.io.preprocessing import PreprocessConfig
 from model_training.export import export_onnx
 from tests.helpers import save_model_with_card
@@ -47,7 +47,7 @@ def on_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
     def onnx(model: keras.Model) -> Backend:
         path = exported(model, tmp_path_factory.mktemp("onnx"))
-        return open_backend(path, read_card(path), "onnx")
+        return ModelBundle.open(path, "onnx").open_runtime()
 
     return onnx
 

@@ -144,6 +144,8 @@ def test_screener_refuses_a_mismatched_model_before_loading_it(model_dir: Path, 
 def test_screener_reports_an_unloadable_model_file(model_dir: Path) -> None:
     from app.core.screening import Screener
 
+    # The card's domain file is not there: a bundle verifies every file before any loads, so it goes.
+    full_card(sha256=sha256_of(model_dir / "model.keras"), domain={}).save(model_dir)
     with pytest.raises(ModelError, match="could not be loaded.*reinstall or retrain"):
         Screener(model_dir / "model.keras")  # the card matches, but the bytes are no Keras archive
 

@@ -23,9 +23,9 @@ CERTAINTY = re.compile(r"\b[01]\.000\b")
 
 
 def test_predict_on_a_folder_suggests_scan_before_the_model_loads(tmp_path: Path, capsys, monkeypatch) -> None:  # noqa: ANN001
-    import app.cli as cli
+    import app.cli.common as cli_common
 
-    monkeypatch.setattr(cli, "_open_screener", lambda *a: pytest.fail("the model loaded for a usage error"))
+    monkeypatch.setattr(cli_common, "open_screener", lambda *a: pytest.fail("the model loaded for a usage error"))
     assert main(["predict", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (f"pneumoscan-cli: {tmp_path} is a folder; predict takes image files. To score "
                                        f"every image in it: pneumoscan-cli scan {tmp_path}\n")

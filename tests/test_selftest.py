@@ -110,7 +110,7 @@ class _BadHeatmap:
 def test_broken_gradcam_is_reported(test_screener, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     import app.core.screening
 
-    monkeypatch.setattr(app.core.screening, "Screener", lambda _path, _backend: _BadHeatmap(test_screener))
+    monkeypatch.setattr(app.core.screening, "Screener", lambda _bundle: _BadHeatmap(test_screener))
     lines: list[str] = []
     report = selftest.run_self_test(out=lines.append)
     assert not report.passed

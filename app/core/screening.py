@@ -2,7 +2,8 @@
 
 `Screener` is what the GUI, the command line, the folder scan and the packaged app's self-test call.
 It applies the model card's preprocessing, temperature, threshold and domain check, so no caller can
-get those wrong.
+get those wrong. It runs a `ModelBundle` (`app.core.model.bundle`): the card and the files, read and
+verified once. `prepare_image` is the preparation alone, for whoever decodes without the model.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from typing import Sequence
 import numpy as np
 
 from app.core.io.images import LoadedImage, load_model_image
-from app.core.model.card import ModelCard, read_card
 from app.core.io.preprocessing import PreprocessConfig, preprocess
 from app.core.io.quality import quality_warnings
-from app.core.resources import default_model_path
+from app.core.labels import NEGATIVE, POSITIVE
+from app.core.model.bundle import ModelBundle
+from app.core.model.card import ModelCard
 from app.core.model.scope import ANSWERED, IN_SCOPE, ScopeCheck
 from app.core.model.site import SiteCalibration, calibrated
-
-POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 PROBABILITY_DIGITS = 6  # decimals of the probability and threshold that the CSV and the CLI report
 
 
@@ -84,20 +84,35 @@ class Explanation:
         return self.cam if self.shape in (None, self.cam.shape) else upsample(self.cam, self.shape)
 
 
+def preprocessing_of(card: ModelCard, clahe: bool | None = None) -> PreprocessConfig:
+    """The model card's steps; `clahe` forces CLAHE on or off (the scan's --clahe on|off)."""
+    return card.preprocessing if clahe is None else card.preprocessing.with_clahe(clahe)
+
+
+def prepare_image(card: ModelCard, image: LoadedImage, clahe: bool | None = None) -> Prepared:
+    """`image` made ready for the model `card` describes, with its quality warnings (no model needed)."""
+    config = preprocessing_of(card, clahe)
+    warnings = quality_warnings(image)
+    if config.clahe != card.preprocessing.clahe:
+        trained = "with" if card.preprocessing.clahe else "without"
+        warnings.append(f"CLAHE forced {'on' if config.clahe else 'off'}; the model was trained {trained} it.")
+    return Prepared(preprocess(image.pixels, config), tuple(warnings))
+
+
 class Screener:
-    """Loads and verifies a model on a backend (ONNX Runtime, or TensorFlow for `keras`); then predicts quickly."""
+    """Runs a verified model on its backend (ONNX Runtime, or TensorFlow for `keras`); then predicts quickly."""
 
-    def __init__(self, model_path: Path | None = None, backend: str | None = None, site: Path | None = None) -> None:
-        """`backend`: "onnx", "keras" or "auto"/None (see `app.core.model.backend.open_backend`). `site`: a site
-        calibration file (`pneumoscan-cli calibrate`) for this model, refused before the model loads if it
-        was made for another one."""
-        self.model_path = Path(model_path) if model_path else default_model_path()
-        self.card: ModelCard = read_card(self.model_path)
+    def __init__(self, model: ModelBundle | Path | None = None, backend: str | None = None, site: Path | None = None) -> None:
+        """`model`: an opened `ModelBundle`, or a model path (None: the bundled model) opened here on `backend`
+        ("onnx", "keras" or "auto"/None, see `app.core.model.backend.choose_backend`; ignored with a bundle).
+        `site`: a site calibration file (`pneumoscan-cli calibrate`) for this model, refused before the model
+        loads if it was made for another one."""
+        bundle = model if isinstance(model, ModelBundle) else ModelBundle.open(model, backend)
+        self.model_path = bundle.model_path
+        self.card: ModelCard = bundle.card
         self.site: SiteCalibration | None = SiteCalibration.load(site, self.card.sha256) if site else None
-        from app.core.model.backend import open_backend  # imported here so that importing the engine stays fast
-
-        self.backend = open_backend(self.model_path, self.card, backend)
-        self.scope: ScopeCheck | None = ScopeCheck.from_card(self.model_path.parent, self.card.domain, self.card.population)
+        self.backend = bundle.open_runtime()
+        self.scope: ScopeCheck | None = bundle.scope_check()
 
     @property
     def version(self) -> str:
@@ -105,16 +120,10 @@ class Screener:
 
     def preprocessing(self, clahe: bool | None = None) -> PreprocessConfig:
         """The model card's steps; `clahe` forces CLAHE on or off (the scan's --clahe on|off)."""
-        base = self.card.preprocessing
-        return base if clahe is None else base.with_clahe(clahe)
+        return preprocessing_of(self.card, clahe)
 
     def prepare(self, image: LoadedImage, clahe: bool | None = None) -> Prepared:
-        config = self.preprocessing(clahe)
-        warnings = quality_warnings(image)
-        if config.clahe != self.card.preprocessing.clahe:
-            trained = "with" if self.card.preprocessing.clahe else "without"
-            warnings.append(f"CLAHE forced {'on' if config.clahe else 'off'}; the model was trained {trained} it.")
-        return Prepared(preprocess(image.pixels, config), tuple(warnings))
+        return prepare_image(self.card, image, clahe)
 
     def predict_prepared(self, prepared: Sequence[Prepared], clahe: bool | None = None) -> list[Prediction]:
         if not prepared:

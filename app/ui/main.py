@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from app.core.model.backend import BACKEND_NAMES
 from app.ui.system_libraries import debian_package, missing_xcb_libraries
 
 DELEGATED = ("--self-test", "--version")
@@ -22,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("file", nargs="?", type=Path, help="an X-ray image to open")
     parser.add_argument("--model", type=Path, default=None,
                         help="a .keras or .onnx model with model_card.json beside it (default: the bundled model)")
-    parser.add_argument("--backend", choices=("onnx", "keras"), default=None,
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default=None,
                         help="run the model on ONNX Runtime or TensorFlow/Keras (default: onnx when exported)")
     parser.add_argument("--self-test", action="store_true", help="check the installation and exit")
     parser.add_argument("--version", action="store_true", help="print the version and exit")

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 import app.cli as cli
+import app.cli.common as cli_common
 from app.core.io.images import load_image, load_model_image
 from tests.helpers import ORIGINALS
 from tests.test_image_io import encode, xray_like
@@ -55,7 +56,7 @@ def test_gui_predict_and_scan_give_one_probability(make_window, qtbot, large_jpe
     assert window.image.pixels.shape == full.pixels.shape  # the viewer keeps the full-size image
     assert window.explanation.heatmap.shape == full.pixels.shape
 
-    monkeypatch.setattr(cli, "_open_screener", lambda _model, _backend, _site=None: real_screener)
+    monkeypatch.setattr(cli_common, "open_screener", lambda _model, _backend, _site=None, _bundle=None: real_screener)
     assert cli.main(["predict", "--json", str(large_jpeg)]) == 0
     predicted = json.loads(capsys.readouterr().out)["probability"]
     out = tmp_path / "big.csv"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from app.core.errors import PneumoScanError
 from app.core.io.listing import check_folder, list_images
+from app.core.labels import CLASSES  # label 1 = PNEUMONIA, the positive class
 
-CLASSES = ("NORMAL", "PNEUMONIA")  # label 1 = PNEUMONIA, the positive class
 _LABELS = {"normal": 0, "0": 0, "pneumonia": 1, "1": 1}
 
 

@@ -8,12 +8,11 @@ has already computed.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-
 
 @dataclass(frozen=True)
 class DomainGate:
@@ -36,7 +35,7 @@ class DomainGate:
         np.savez(path, mean=self.mean.astype(np.float32), precision=self.precision.astype(np.float32))
 
     @classmethod
-    def load(cls, path: Path, cutoff: float) -> DomainGate:
-        """Read the statistics (`app.core.model.scope.ScopeCheck.from_card` has checked them against the card)."""
-        with np.load(path) as data:
-            return cls(data["mean"].astype(np.float64), data["precision"].astype(np.float64), float(cutoff))
+    def from_bytes(cls, data: bytes, cutoff: float) -> DomainGate:
+        """The statistics from the bytes `app.core.model.verified.read_verified` checked against the card."""
+        with np.load(io.BytesIO(data)) as arrays:
+            return cls(arrays["mean"].astype(np.float64), arrays["precision"].astype(np.float64), float(cutoff))

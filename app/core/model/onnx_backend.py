@@ -4,22 +4,21 @@ Importing TensorFlow and loading the `.keras` file cost about 5 s and 780 MiB be
 prediction; ONNX Runtime gets there in a fraction of a second. Grad-CAM needs no gradient engine:
 `app.core.model.head` computes it from the feature map and the pooled features of one forward pass.
 
-Every file is read once, checked against the model card's sha256 and used from those same bytes, and
-only from the model's own folder, so a swapped or planted file never runs.
+It runs on the bytes `app.core.model.bundle.ModelBundle` read once and checked against the model card's
+sha256, only from the model's own folder, so a swapped or planted file never runs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from app.core.errors import ModelError
 from app.core.model.head import Head
 from app.core.model.card import ModelCard
+from app.core.model.entries import OnnxEntry
 
 INPUT = "image"
 OUTPUTS = ("feature_map", "logit", "features")  # the names the exporter gives the graph's outputs
@@ -30,32 +29,15 @@ def session_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def read_verified(folder: Path, entry: dict[str, Any], what: str) -> bytes:
-    """The bytes of the file `entry` names, if it lies in `folder` and matches the entry's sha256."""
-    name = str(entry.get("file") or "")
-    path = folder / name
-    if not name or Path(name).name != name or name in (".", ".."):
-        raise ModelError(f"The model card names no {what} file inside the model's folder ({name!r}): export the model again.")
-    if not path.is_file():
-        raise ModelError(f"The {what} {path} is missing: keep the files named in the model card beside the model.")
-    if path.resolve().parent != folder.resolve():
-        raise ModelError(f"The {what} {path} points outside the model's folder; refusing to load it.")
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
-        raise ModelError(f"The {what} {name} does not match its model card (sha256): the file is damaged or was "
-                         "replaced; reinstall or export the model again.")
-    return data
-
-
 class OnnxBackend:
     """The exported network on the CPU execution provider, plus the dense head for Grad-CAM."""
 
     name = "onnx"
 
-    def __init__(self, folder: Path, card: ModelCard) -> None:
+    def __init__(self, card: ModelCard, model_bytes: bytes, head: Head) -> None:
+        """`model_bytes`: the graph the card's `onnx` entry names, verified; `head`: its verified Grad-CAM head."""
         entry = card.onnx
-        model_bytes = read_verified(folder, entry, "ONNX model")
-        self.head = Head.from_bytes(read_verified(folder, entry.get("head") or {}, "Grad-CAM head"))
+        self.head = head
         import onnxruntime as ort  # here, so that importing the engine stays instant
 
         options = ort.SessionOptions()
@@ -66,13 +48,13 @@ class OnnxBackend:
         try:
             self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ONNX Runtime raises its own exception types for invalid graphs
-            raise ModelError(f"The ONNX model {entry['file']} could not be loaded ({exc}); export it again.") from exc
+            raise ModelError(f"The ONNX model {entry.file} could not be loaded ({exc}); export it again.") from exc
         self._check_signature(entry, card)
 
-    def _check_signature(self, entry: dict[str, Any], card: ModelCard) -> None:
+    def _check_signature(self, entry: OnnxEntry, card: ModelCard) -> None:
         """The graph must take the card's input (h, w, c) and give the three outputs the backend reads."""
         inputs, outputs = self.session.get_inputs(), {o.name for o in self.session.get_outputs()}
-        recorded = list(entry.get("input_shape") or [])
+        recorded = list(entry.input_shape)
         if len(inputs) != 1 or inputs[0].name != INPUT:
             problem = f"not one input named {INPUT!r}"
         elif list(inputs[0].shape[1:]) != recorded or recorded[:2] != list(card.input_size):
@@ -81,7 +63,7 @@ class OnnxBackend:
             problem = f"no {', '.join(sorted(missing))} output"
         else:
             return
-        raise ModelError(f"The ONNX model {entry['file']} does not fit its model card ({problem}): export it again.")
+        raise ModelError(f"The ONNX model {entry.file} does not fit its model card ({problem}): export it again.")
 
     def infer(self, batch: np.ndarray, chunk: int = 32) -> tuple[np.ndarray, np.ndarray]:
         """(n, H, W, 3) -> logits (n,) and penultimate features (n, d)."""

@@ -15,14 +15,17 @@ The order matters: "not a chest X-ray" first, then "outside the population", the
 
 from __future__ import annotations
 
+import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from app.core.model.domain import DomainGate
-from app.core.errors import ModelError
-from app.core.model.card import sha256_of
+from app.core.model.entries import DomainEntry, PopulationEntry
+from app.core.model.verified import SCOPE_WORDING, read_verified
 
 IN_SCOPE = "in scope"
 NEAR_EDGE = "near the domain edge"
@@ -30,6 +33,7 @@ OUTSIDE_POPULATION = "outside the model's population"
 NOT_XRAY = "not a chest X-ray"
 SCOPES = (IN_SCOPE, NEAR_EDGE, OUTSIDE_POPULATION, NOT_XRAY)
 ANSWERED = (IN_SCOPE, NEAR_EDGE)  # the scopes whose label stands (`in_domain` true)
+DOMAIN, POPULATION = "domain statistics", "population check"  # as their errors name them
 
 
 @dataclass(frozen=True)
@@ -52,20 +56,12 @@ class PopulationCheck:
                  weights=self.weights.astype(np.float32), bias=np.float32(self.bias))
 
     @classmethod
-    def load(cls, path: Path, entry: dict) -> PopulationCheck:
-        """Read the check the card's `population` entry names and verify it against its sha256."""
-        _verified(path, entry["sha256"], "population check")
-        with np.load(path) as data:
-            return cls(data["mean"].astype(np.float64), data["scale"].astype(np.float64),
-                       data["weights"].astype(np.float64), float(data["bias"]), float(entry["cutoff"]),
-                       float(entry["far_cutoff"]))
-
-
-def _verified(path: Path, sha256: str, what: str) -> None:
-    if not path.is_file():
-        raise ModelError(f"{path} ({what}) not found. Keep the files named in the model card beside the model.")
-    if sha256_of(path) != sha256:
-        raise ModelError(f"{path.name} ({what}) does not match the model card: reinstall or retrain.")
+    def from_bytes(cls, data: bytes, entry: PopulationEntry) -> PopulationCheck:
+        """The check the card's `population` entry names, from the bytes verified against its sha256."""
+        with np.load(io.BytesIO(data)) as arrays:
+            return cls(arrays["mean"].astype(np.float64), arrays["scale"].astype(np.float64),
+                       arrays["weights"].astype(np.float64), float(arrays["bias"]), float(entry.cutoff or 0.0),
+                       float(entry.far_cutoff or 0.0))
 
 
 @dataclass(frozen=True)
@@ -83,15 +79,25 @@ class ScopeCheck:
     population: PopulationCheck | None = None
 
     @classmethod
-    def from_card(cls, folder: Path, domain: dict, population: dict) -> ScopeCheck | None:
-        """The check a model card describes (None: a card without domain statistics). Older cards have
+    def from_card(cls, folder: Path, domain: Mapping[str, Any], population: Mapping[str, Any]) -> ScopeCheck | None:
+        """The check a model card's entries describe (None: a card without domain statistics), its files verified
+        here (`app.core.model.bundle.ModelBundle` verifies them with the model's and calls `from_verified`)."""
+        domain, population = DomainEntry.parse(domain, "domain"), PopulationEntry.parse(population, "population")
+        files = {what: read_verified(folder, entry.file, entry.sha256, what, SCOPE_WORDING)
+                 for entry, what in ((domain, DOMAIN), (population, POPULATION)) if entry.file}
+        return cls.from_verified(domain, files.get(DOMAIN), population, files.get(POPULATION))
+
+    @classmethod
+    def from_verified(cls, domain: DomainEntry, domain_bytes: bytes | None, population: PopulationEntry,
+                      population_bytes: bytes | None) -> ScopeCheck | None:
+        """The check from its verified files (None: a card without domain statistics). Older cards have
         no far cut-off and no population check: anything past the gate is then "not a chest X-ray"."""
-        if not domain.get("file"):
+        if domain_bytes is None:
             return None
-        _verified(folder / domain["file"], domain["sha256"], "domain statistics")
-        gate = DomainGate.load(folder / domain["file"], domain["cutoff"])
-        check = PopulationCheck.load(folder / population["file"], population) if population.get("file") else None
-        return cls(gate, float(domain.get("not_xray_cutoff", gate.cutoff)), check)
+        gate = DomainGate.from_bytes(domain_bytes, float(domain.cutoff or 0.0))
+        check = PopulationCheck.from_bytes(population_bytes, population) if population_bytes is not None else None
+        cutoff = gate.cutoff if domain.not_xray_cutoff is None else domain.not_xray_cutoff
+        return cls(gate, float(cutoff), check)
 
     def assess(self, features: np.ndarray) -> Assessment:
         distance = float(self.gate.score(features)[0])

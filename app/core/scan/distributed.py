@@ -8,6 +8,12 @@ folder (and `--model`, if given) must be visible at the same path on every worke
 system. The client cuts the files into chunks, and `app.core.scan.loop.run_scan` writes the rows in sorted
 order as chunks finish: the same CSV, resume, progress and Ctrl-C as a local scan. A chunk is written
 once, when its result arrives, however often Dask had to run it.
+
+Who verifies what: the client runs no model, so it reads the card alone (`load_card`: version, sha256 and
+preprocessing, for the CSV and the resume check) and hashes nothing. Each worker opens its `ModelBundle`
+once (the card, and one hash of each file its backend runs: the `.onnx`, its head, the scope files),
+because a worker's files are its own (another machine's disk, its own default model), which no check on
+the client can vouch for; the plugin then compares that card's version and sha256 with the client's.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 
 from app.core.errors import ModelError, PneumoScanError
 from app.core.scan.local_scorer import score_locally
+from app.core.model.bundle import ModelBundle
 from app.core.model.card import ModelCard
 from app.core.scan.folder import DEFAULT_BATCH_SIZE, ScanRequest
 from app.core.scan.loop import ScanUpdate, Scorer, run_scan
@@ -104,7 +111,8 @@ class ModelPlugin(WorkerPlugin):
         started = time.perf_counter()
         spec = self.spec
         try:
-            screener = Screener(Path(spec.path) if spec.path else None, spec.backend, Path(spec.site) if spec.site else None)
+            bundle = ModelBundle.open(Path(spec.path) if spec.path else None, spec.backend)  # read and verified once
+            screener = Screener(bundle, site=Path(spec.site) if spec.site else None)
         except PneumoScanError as exc:
             raise ModelError(f"the Dask worker {worker.address} cannot load the model: {exc}") from None
         card = screener.card
