@@ -22,6 +22,7 @@ import numpy as np
 
 from app.core.model.keras_classifier import Classifier
 from app.core.model.card import ModelCard, sha256_of
+from app.core.model.domain import DomainGate
 from app.core.io.collect import Decoded
 from app.core.io.preprocessing import PreprocessConfig, preprocess
 from app.core.progress import tracked
@@ -146,22 +147,23 @@ def fold_offset(model: keras.Model, offset: float) -> None:
     layer.set_weights([kernel, bias + np.float32(offset)])
 
 
-def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, train_split: Split, val_split: Split,
-             preprocessing: PreprocessConfig) -> Path:
-    """Write `<out>/pneumoscan_mobilenetv2.keras` with its card, domain statistics, stress report and plots.
-    `train_split` / `val_split`: the run's images as decoded once, which every pass here reuses."""
-    out: Path = config.out
-    started = time.monotonic()
-    train, val = train_split.kept, val_split.kept
-    classifier = Classifier(model, TARGET_LAYER, FEATURE_LAYER)
-    y_val = np.array([s.label for s in val])
-    val_logits, val_features = forward(classifier.infer, val_split.images, preprocessing)
-    _, train_features = forward(classifier.infer, train_split.images, preprocessing)
-    per_condition = stress_logits(classifier, val_split, preprocessing, val_logits)
-    np.savez_compressed(out / "stress_logits_val.npz", y=y_val, **per_condition)  # to study other rules offline
+class Calibrated(NamedTuple):
+    """The operating point chosen on validation and what it gives there, clean and under every shift."""
 
+    temperature: float
+    threshold: float
+    probabilities: np.ndarray  # calibrated, of the clean validation films
+    metrics: dict
+    stress: dict
+    robustness: dict
+    alternatives: dict  # what either calibration choice gives on the same logits (docs/training.md's ablation)
+
+
+def calibrate(model: keras.Model, choice: str, y_val: np.ndarray, val_logits: np.ndarray,
+              per_condition: dict[str, np.ndarray]) -> Calibrated:
+    """Fit both calibrations, keep `choice`, fold its offset into the model's final bias, and score it."""
     choices = calibrations(y_val, val_logits, per_condition)
-    alternatives = {  # what either calibration choice gives on the same logits (docs/training.md's ablation)
+    alternatives = {
         name: {"temperature": c.temperature, "offset": c.offset, "threshold": c.threshold,
                "clean": compute_metrics(y_val, c.probabilities(val_logits), c.threshold),
                "stress": summarise({k: condition_metrics(y_val, v + c.offset, c.temperature, c.threshold)
@@ -169,66 +171,76 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
         for name, c in choices.items()
     }
     ece_before = expected_calibration_error(y_val, sigmoid(val_logits))
-    temperature, offset, threshold = choices[config.calibrate]
+    temperature, offset, threshold = choices[choice]
     fold_offset(model, offset)
-    val_logits = val_logits + offset
-    per_condition = {name: logits + offset for name, logits in per_condition.items()}
-    probabilities = sigmoid(val_logits / temperature)
+    probabilities = sigmoid((val_logits + offset) / temperature)
     metrics = compute_metrics(y_val, probabilities, threshold)
     metrics["ece_before_calibration"] = ece_before
     metrics["logit_offset"] = offset  # already in the saved model's final bias
-    stress = {name: condition_metrics(y_val, logits, temperature, threshold) for name, logits in per_condition.items()}
+    stress = {name: condition_metrics(y_val, logits + offset, temperature, threshold) for name, logits in per_condition.items()}
     robustness = summarise(stress)
     log.info("temperature %.3f, threshold %.4f (%s calibration); clean ECE %.4f; "
-             "worst-shift specificity %.3f (%s), mean ECE over shifts %.4f", temperature, threshold, config.calibrate,
+             "worst-shift specificity %.3f (%s), mean ECE over shifts %.4f", temperature, threshold, choice,
              metrics["ece"], robustness["worst_shift_specificity"], robustness["worst_shift"],
              robustness["mean_ece_over_shifts"])
+    return Calibrated(temperature, threshold, probabilities, metrics, stress, robustness, alternatives)
 
-    gate, val_scores = fit_domain_gate(train_features, val_features)
-    gate.save(out / DOMAIN_FILE)
-    metrics["in_domain_share"] = float(np.mean(gate.in_domain(val_scores)))
-    reference = gradcam_reference(classifier, val_split, preprocessing, probabilities >= threshold)
-    population = {}
-    if config.outside is not None:
-        data = scope_data(training_folder(config.data), [Path(s.path) for s in train], [Path(s.path) for s in val],
-                          config.outside, config.full_resolution)
-        films = SplitFilms(train_split.images, val_split.images, train_features, val_features)
-        fitted = fit_scope(onnx_features(classifier.infer, preprocessing), gate, data, preprocessing.input_size,
-                           [image.pixels for image in foreign_images().values()], log.info, films)
-        population = population_entry(fitted, out)
-        domain_extra = {"not_xray_cutoff": fitted.not_xray_cutoff, "not_xray_method": NOT_XRAY_METHOD}
-    else:
-        domain_extra = {}
 
-    model_path = out / MODEL_FILE
-    final = keras.Model.from_config(model.get_config())  # uncompiled (clone_model would keep the optimizer): ~10 MB
+def fit_population_check(classifier: Classifier, config: TrainConfig, preprocessing: PreprocessConfig, gate: DomainGate,
+                         train_split: Split, val_split: Split, train_features: np.ndarray,
+                         val_features: np.ndarray) -> tuple[dict, dict]:
+    """With `--outside`: the scope check's population entry and the domain entry's not-an-X-ray cut-off."""
+    if config.outside is None:
+        return {}, {}
+    data = scope_data(training_folder(config.data), [Path(s.path) for s in train_split.kept],
+                      [Path(s.path) for s in val_split.kept], config.outside, config.full_resolution)
+    films = SplitFilms(train_split.images, val_split.images, train_features, val_features)
+    fitted = fit_scope(onnx_features(classifier.infer, preprocessing), gate, data, preprocessing.input_size,
+                       [image.pixels for image in foreign_images().values()], log.info, films)
+    return population_entry(fitted, config.out), {"not_xray_cutoff": fitted.not_xray_cutoff, "not_xray_method": NOT_XRAY_METHOD}
+
+
+def save_inference_model(model: keras.Model, path: Path) -> None:
+    """The model without its optimizer (clone_model would keep it): ~10 MB instead of ~30."""
+    final = keras.Model.from_config(model.get_config())
     final.set_weights(model.get_weights())
-    final.save(model_path)
+    final.save(path)
 
+
+def write_reports(config: TrainConfig, state: TrainingState, y_val: np.ndarray, chosen: Calibrated) -> None:
+    """Training curves, validation plots, metrics_val.json and the stress report, beside the model."""
+    out = config.out
     history = {name: state.phase(name)["history"] for name in ("frozen", "finetune")}
     training_curves(history, out / "training_curves.png", config.fine_tune_at)
-    evaluation_plots(y_val, probabilities, metrics, out, "validation split")
-    (out / "metrics_val.json").write_text(json.dumps(metrics | {"calibration_alternatives": alternatives}, indent=2) + "\n")
-    report = {"seed": 0, "threshold": threshold, "temperature": temperature, "n": len(val),
+    evaluation_plots(y_val, chosen.probabilities, chosen.metrics, out, "validation split")
+    (out / "metrics_val.json").write_text(json.dumps(chosen.metrics | {"calibration_alternatives": chosen.alternatives},
+                                                     indent=2) + "\n")
+    report = {"seed": 0, "threshold": chosen.threshold, "temperature": chosen.temperature, "n": len(y_val),
               "n_normal": int((y_val == 0).sum()), "n_pneumonia": int((y_val == 1).sum()), "errors": {},
-              "model_version": config.version, "summary": robustness, "per_condition": stress}
+              "model_version": config.version, "summary": chosen.robustness, "per_condition": chosen.stress}
     write_report(report, out, f"{config.version}")
 
+
+def model_card(config: TrainConfig, state: TrainingState, preprocessing: PreprocessConfig, chosen: Calibrated,
+               gate: DomainGate, domain_extra: dict, population: dict, reference: float, n_train: int, n_val: int,
+               started: float) -> ModelCard:
+    """The card of the files just written in `config.out`, their sha256s included."""
+    out = config.out
     rule = SHIFTED_THRESHOLD_RULE if config.calibrate == "shifted" else THRESHOLD_RULE + " (on temperature-calibrated probabilities)"
-    card = ModelCard(
+    return ModelCard(
         name="PneumoScan MobileNetV2",
         version=config.version,
         model_file=MODEL_FILE,
-        sha256=sha256_of(model_path),
+        sha256=sha256_of(out / MODEL_FILE),
         created=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         preprocessing=preprocessing,
-        threshold=threshold,
+        threshold=chosen.threshold,
         threshold_rule=rule,
-        temperature=temperature,
+        temperature=chosen.temperature,
         target_layer=TARGET_LAYER,
         feature_layer=FEATURE_LAYER,
-        validation_metrics=metrics,
-        training_data=TRAINING_DATA.format(n_train=len(train), n_val=len(val), seed=config.split_seed),
+        validation_metrics=chosen.metrics,
+        training_data=TRAINING_DATA.format(n_train=n_train, n_val=n_val, seed=config.split_seed),
         licence=LICENCE,
         command=config.command,
         training_time_s=round(float(state.data.get("elapsed_s", 0.0)), 1),
@@ -242,10 +254,39 @@ def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, trai
         population=population,
         gradcam_reference=reference,
         recipe=config.recipe(),
-        robustness={k: v for k, v in robustness.items() if k != "clean"} | {"file": "stress.json"},
+        robustness={k: v for k, v in chosen.robustness.items() if k != "clean"} | {"file": "stress.json"},
         git_commit=git_commit(),
         phase_times_s=dict(state.data.get("phase_times_s", {})) | {"finalize": round(time.monotonic() - started, 1)},
     )
-    card.save(out)
-    log.info("validation: %s", {k: v for k, v in metrics.items() if k != "confusion_matrix"})
+
+
+def finalize(model: keras.Model, config: TrainConfig, state: TrainingState, train_split: Split, val_split: Split,
+             preprocessing: PreprocessConfig) -> Path:
+    """Write `<out>/pneumoscan_mobilenetv2.keras` with its card, domain statistics, stress report and plots.
+    `train_split` / `val_split`: the run's images as decoded once, which every pass here reuses."""
+    out: Path = config.out
+    started = time.monotonic()
+    classifier = Classifier(model, TARGET_LAYER, FEATURE_LAYER)
+    y_val = np.array([s.label for s in val_split.kept])
+
+    # One clean pass over each split, one over every shift of validation: all later steps reuse them.
+    val_logits, val_features = forward(classifier.infer, val_split.images, preprocessing)
+    _, train_features = forward(classifier.infer, train_split.images, preprocessing)
+    per_condition = stress_logits(classifier, val_split, preprocessing, val_logits)
+    np.savez_compressed(out / "stress_logits_val.npz", y=y_val, **per_condition)  # to study other rules offline
+
+    chosen = calibrate(model, config.calibrate, y_val, val_logits, per_condition)
+    gate, val_scores = fit_domain_gate(train_features, val_features)
+    gate.save(out / DOMAIN_FILE)
+    chosen.metrics["in_domain_share"] = float(np.mean(gate.in_domain(val_scores)))
+    reference = gradcam_reference(classifier, val_split, preprocessing, chosen.probabilities >= chosen.threshold)
+    population, domain_extra = fit_population_check(classifier, config, preprocessing, gate, train_split, val_split,
+                                                    train_features, val_features)
+
+    model_path = out / MODEL_FILE
+    save_inference_model(model, model_path)
+    write_reports(config, state, y_val, chosen)
+    model_card(config, state, preprocessing, chosen, gate, domain_extra, population, reference,
+               len(train_split.kept), len(val_split.kept), started).save(out)
+    log.info("validation: %s", {k: v for k, v in chosen.metrics.items() if k != "confusion_matrix"})
     return model_path
