@@ -82,7 +82,7 @@ EXCLUDES = [
     "numpy.random", "numpy.fft", "numpy.f2py", "numpy.testing", "numpy._core._multiarray_tests",
     # `scan --dask` (the cluster extra, for a Python install on a cluster): `from distributed import ...`
     # already failed in the bundle, whose --dask said "needs dask.distributed"; it still does, without
-    # the 11 MB of dask, distributed, tornado, yaml, msgpack, psutil, fsspec, jinja2, click, ...
+    # the 9 MB of dask, distributed, tornado, msgpack, fsspec, jinja2, click, toolz, ...
     "dask", "distributed",
     # reached without dask only by diagnostics: numpy.show_config() (prints JSON without yaml) and
     # onnxruntime.print_debug_info() (lists loaded DLLs with psutil)
