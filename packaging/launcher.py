@@ -26,6 +26,9 @@ def run(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # a `scan --workers N` decode process runs its task, not the GUI
     if sys.stderr is not None:  # None in the windowed Windows executable
         import faulthandler
 

@@ -287,16 +287,39 @@ def test_forbidden_entries_find_tensorflows_tree_by_module_and_by_path() -> None
     assert set(cfg.FORBIDDEN_TREES) <= set(cfg.EXCLUDES)
 
 
-def test_built_bundle_has_no_tensorflow() -> None:
-    """The dist/ folder of the last build (packaging/smoke_test.sh or benchmarks/bundle.py). CI runs this
-    after its build with PNEUMOSCAN_REQUIRE_BUNDLE=1, where a missing bundle fails; elsewhere it skips."""
-    cfg = _bundle_config()
-    dist = REPO / "dist" / cfg.APP_NAME
+def _built_bundle() -> Path:
+    """The dist/ folder of the last build (packaging/smoke_test.sh or benchmarks/bundle.py). CI runs the
+    built-bundle tests after its build with PNEUMOSCAN_REQUIRE_BUNDLE=1, where a missing bundle fails;
+    elsewhere they skip."""
+    dist = REPO / "dist" / _bundle_config().APP_NAME
     if not dist.is_dir():
         if os.environ.get("PNEUMOSCAN_REQUIRE_BUNDLE"):
             pytest.fail(f"PNEUMOSCAN_REQUIRE_BUNDLE is set but there is no bundle at {dist}")
         pytest.skip("no bundle built in dist/ (CI checks it after its build)")
+    return dist
+
+
+def test_built_bundle_has_no_tensorflow() -> None:
+    cfg = _bundle_config()
+    dist = _built_bundle()
     internal = dist / "_internal" if (dist / "_internal").is_dir() else dist
     files = [(p.relative_to(internal).as_posix(), "", "DATA") for p in internal.rglob("*")]
     assert cfg.forbidden_entries(files) == []
     assert any(name.startswith("onnxruntime/") for name, _, _ in files)
+
+
+def test_built_bundle_is_within_the_size_goal() -> None:
+    cfg = _bundle_config()
+    size = cfg.bundle_bytes(_built_bundle())
+    assert size <= cfg.MAX_BUNDLE_MB * 10**6, f"dist/PneumoScan is {size / 1e6:.0f} MB, above {cfg.MAX_BUNDLE_MB} MB"
+
+
+def test_built_linux_bundle_carries_stubs_for_opencvs_video_and_blas_libraries() -> None:
+    """The 83 MiB the stubs save, and the size test's margin: a build without gcc or nm bundles the real ones."""
+    dist = _built_bundle()
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the stubs are made for Linux builds only")
+    libs = sorted((dist / "_internal").glob("opencv_python*.libs/lib*"))
+    stubbed = [p for p in libs if p.name.startswith(("libavcodec-", "libopenblas"))]
+    assert len(stubbed) == 2 and all(p.stat().st_size < 1 << 20 for p in stubbed)
+    assert not [p.name for p in libs if p.name.startswith(("libvpx-", "libgfortran-", "libdav1d-"))]
