@@ -236,7 +236,6 @@ def _check_inputs(paths: list[Path]) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from app.core.io.images import load_model_image
     from app.core.scan.row import ScanRow
 
     _check_inputs(args.images)
@@ -251,8 +250,7 @@ def _predict(args: argparse.Namespace) -> int:
     failures = 0
     for path in args.images:
         try:
-            row = ScanRow.from_prediction(
-                str(path), screener.predict(load_model_image(path, screener.card.input_size), clahe), screener.card.sha256)
+            row = ScanRow.from_prediction(str(path), screener.predict_file(path, clahe), screener.card.sha256)
         except Exception as exc:  # noqa: BLE001 - one file's failure is its answer; the others go on
             row = ScanRow.from_error(str(path), exc)
         failures += row.status == "error"
@@ -312,13 +310,12 @@ def _heatmap(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.folder.ScanRequest
-    """The request, checked in full (paths, existing CSV, a resumed CSV's rows) without loading the model."""
+def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - (ScanRequest, ScanPlan) of app.core.scan.folder
+    """The request and its plan, checked in full (paths, existing CSV, a resumed CSV's rows) without loading the model."""
     from app.core.model.card import read_card
     from app.core.resources import default_model_path
     from app.core.scan.folder import ScanRequest
     from app.core.io.listing import list_images
-    from app.core.scan.row import decision_of
     from app.core.scan.shards import Shard
     from app.core.model.site import SiteCalibration
 
@@ -328,17 +325,18 @@ def _scan_request(args: argparse.Namespace):  # noqa: ANN202 - app.core.scan.fol
     request = ScanRequest(args.folder, args.out, args.recursive, args.resume, args.overwrite,
                           CLAHE_CHOICES[args.clahe], args.batch_size, args.excel, shard, args.workers)
     card = read_card(Path(args.model) if args.model else default_model_path())  # the sha256 check, not the model
-    if args.site:
-        SiteCalibration.load(args.site, card.sha256)  # a damaged or foreign site file: refused before any work
-    if not request.check(card.version, card.sha256, decision_of(card, request.clahe)):
+    # a damaged or foreign site file: refused before any work
+    site = SiteCalibration.load(args.site, card.sha256).sha256 if args.site else ""
+    plan = request.check(card, site)
+    if not plan.images:
         hint = ""
         if not args.recursive and (nested := list_images(args.folder, recursive=True)):
             hint = f" Its sub-folders hold {len(nested)}: add --recursive."
         raise UsageError(f"No images in {args.folder} (JPEG, PNG, BMP, TIFF or DICOM).{hint}")
-    return request
+    return request, plan
 
 
-def _dask_scan(args: argparse.Namespace, request):  # noqa: ANN001, ANN202 - ScanRequest -> Iterator[ScanUpdate]
+def _dask_scan(args: argparse.Namespace, request, plan):  # noqa: ANN001, ANN202 - ScanRequest -> Iterator[ScanUpdate]
     """The request on a Dask cluster: the client reads the model card only; each worker loads the model."""
     from app.core.scan.distributed import DaskTarget, ModelSpec, require_dask, scan_on_dask
     from app.core.model.card import read_card
@@ -353,7 +351,7 @@ def _dask_scan(args: argparse.Namespace, request):  # noqa: ANN001, ANN202 - Sca
         print(f"{len(times)} Dask workers ready (model loaded in {times[0]:.2f}-{times[-1]:.2f} s)",
               file=sys.stderr, flush=True)
 
-    return scan_on_dask(target, card, ModelSpec.of(card, args.model, args.backend, args.site), request, on_ready=ready)
+    return scan_on_dask(target, card, ModelSpec.of(card, args.model, args.backend, args.site), request, ready, plan)
 
 
 def _summary(rows: list | tuple) -> str:  # noqa: ANN001 - ScanRow
@@ -368,12 +366,12 @@ def _scan(args: argparse.Namespace) -> int:
     from app.core.progress import progress_bar
 
     signal.signal(signal.SIGTERM, _raise_terminated)
-    request = _scan_request(args)
+    request, plan = _scan_request(args)
     out = request.csv_path
     if args.dask is not None:
-        updates = _dask_scan(args, request)
+        updates = _dask_scan(args, request, plan)
     else:
-        updates = request.start(_open_screener(args.model, args.backend, args.site))
+        updates = request.start(_open_screener(args.model, args.backend, args.site), plan)
     counts = {"ok": 0, "warning": 0, "error": 0}
     flagged = done = 0
     bar = None

@@ -90,14 +90,11 @@ def seed_style(model_path: Path, files: list[Path]) -> float:
 def engine_scan(screener, folder: Path, batch_size: int, out: Path) -> tuple[float, int]:  # noqa: ANN001
     """Seconds and files done for `pneumoscan-cli scan FOLDER --recursive --overwrite` through the engine API:
     the request checked (listing, output) as the CLI does before the model loads, then scanned."""
-    from app.core.scan.row import decision_of
-
     start = time.perf_counter()
     request = ScanRequest(folder, out, recursive=True, overwrite=True, batch_size=batch_size)
-    card = screener.card
-    request.check(card.version, card.sha256, decision_of(card, request.clahe))
+    plan = request.check(screener.card, screener.site_sha256)
     done = 0
-    for update in request.start(screener):
+    for update in request.start(screener, plan):
         done = update.done
     return time.perf_counter() - start, done
 
