@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import ImageLoadError, OutputError
-from app.core.io.images import load_model_image
+from app.core.io.model_input import load_model_input
 from app.core.evaluate.labelled import (
     CLASSES,
     LabelledError,
@@ -37,7 +37,7 @@ from app.core.evaluate.metrics import (
 from app.core.io.outputs import atomic_write_bytes, csv_escape, is_same_file
 from app.core.evaluate.plots import reliability_png, roc_png
 from app.core.model.scope import ANSWERED
-from app.core.screening import Screener
+from app.core.screening import Prepared, Screener
 
 BATCH = 32
 EVALUATION_FILES = ("metrics.json", "predictions.csv", "roc.png", "reliability.png")
@@ -59,7 +59,7 @@ def score_files(screener: Screener, paths: list[str], progress: Progress | None 
     """The logit and scope of every readable image (in order), and the error of every unreadable one."""
     scored: list[ScoredFile] = []
     errors: dict[str, str] = {}
-    pending: list[tuple[str, Any]] = []
+    pending: list[tuple[str, Prepared]] = []
 
     def flush() -> None:
         predictions = screener.predict_prepared([prepared for _, prepared in pending])
@@ -68,7 +68,8 @@ def score_files(screener: Screener, paths: list[str], progress: Progress | None 
 
     for done, path in enumerate(paths, 1):
         try:
-            pending.append((path, screener.prepare(load_model_image(path, screener.card.input_size))))
+            prepared = load_model_input(path, screener.card.preprocessing)
+            pending.append((path, Prepared(prepared.tensor, prepared.warnings)))
         except ImageLoadError as exc:
             errors[path] = str(exc)
         if len(pending) == BATCH:
