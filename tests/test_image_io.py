@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from app.core.io import images as image_io
+from app.core.io.decoded import stretch_to_uint8
 from app.core.errors import (
     CorruptImageError,
     EmptyFileError,
@@ -175,7 +176,7 @@ def test_16_bit_tiff_loads(tmp_path: Path) -> None:
     values = (GRAY.astype(np.uint16) * 200)
     loaded = load_image(write(tmp_path, "deep.tif", encode(Image.fromarray(values), "TIFF")))
     assert loaded.source_bits == 16 and loaded.source_format == "TIFF"
-    assert np.abs(loaded.pixels.astype(int) - image_io._stretch_to_uint8(values.astype(np.float32))).max() == 0
+    assert np.abs(loaded.pixels.astype(int) - stretch_to_uint8(values.astype(np.float32))).max() == 0
 
 
 def test_load_image_bytes_matches_load_image(tmp_path: Path) -> None:

@@ -12,14 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.io.preprocessing import (
-    PreprocessConfig,
-    apply_clahe,
-    load_and_preprocess,
-    preprocess,
-    resize_to_input,
-    scale_for_model,
-)
+from app.core.io.model_input import load_and_preprocess
+from app.core.io.preprocessing import PreprocessConfig, apply_clahe, preprocess, resize_to_input, scale_for_model
 from tests.helpers import KERMANY
 from tests.test_image_io import xray_like
 

@@ -414,4 +414,4 @@ def test_scan_request_defaults_and_default_csv(folder: Path) -> None:
     request = ScanRequest(folder)
     assert request.batch_size == DEFAULT_BATCH_SIZE == 16 and request.csv_path == default_scan_csv(folder)
     assert default_scan_csv(folder) == folder.resolve().parent / "images_pneumoscan.csv"
-    assert [p.name for p in request.check()] == ["Z.png", "a.png", "b.png", "broken.jpg", "c.png", "k.png", "m.png", "x.png"]
+    assert [p.name for p in request.check().images] == ["Z.png", "a.png", "b.png", "broken.jpg", "c.png", "k.png", "m.png", "x.png"]

@@ -137,6 +137,9 @@ def test_predict_and_scan_use_the_site_probability_and_threshold(calibrated: tup
     capsys.readouterr()
     assert main(["scan", str(folder), "--out", str(tmp_path / "scan.csv"), "--resume"]) == 2  # without the site
     assert "site calibration" in capsys.readouterr().err and (tmp_path / "scan.csv").read_bytes() == before
+    # with it, the resume is checked against the site's sha256 before the model loads, as the scan writes it
+    assert main(["scan", str(folder), "--out", str(tmp_path / "scan.csv"), "--resume", "--site", str(calibrated[0])]) == 0
+    assert capsys.readouterr().out.startswith(f"0 new: 0 flagged PNEUMONIA, 0 with warnings, 0 errors; {len(images)} already")
 
 
 def _dummy_folder(root: Path, normal: int = 25, pneumonia: int = 25) -> Path:

@@ -10,8 +10,8 @@ from app.cli import common
 from app.cli.common import CLAHE_CHOICES, UsageError, check_inputs, raise_terminated, stop_code
 
 
-def scan_request(args: argparse.Namespace):  # noqa: ANN202 - (ScanRequest, ModelBundle | None, ModelCard)
-    """The request, checked in full (paths, existing CSV, a resumed CSV's rows) without loading the model; with
+def scan_request(args: argparse.Namespace):  # noqa: ANN202 - (ScanRequest, ScanPlan, ModelBundle | None, ModelCard)
+    """The request and its plan, checked in full (paths, existing CSV, a resumed CSV's rows) without loading the model; with
     the model's bundle for a scan here (opened once: the card read and the files it runs verified, then run
     by the scan), or for a Dask scan only the card (the client runs no model; each worker verifies its own)."""
     from app.core.model.bundle import ModelBundle
@@ -19,7 +19,6 @@ def scan_request(args: argparse.Namespace):  # noqa: ANN202 - (ScanRequest, Mode
     from app.core.resources import default_model_path
     from app.core.scan.folder import ScanRequest
     from app.core.io.listing import list_images
-    from app.core.scan.row import decision_of
     from app.core.scan.shards import Shard
     from app.core.model.site import SiteCalibration
 
@@ -31,17 +30,18 @@ def scan_request(args: argparse.Namespace):  # noqa: ANN202 - (ScanRequest, Mode
     model_path = Path(args.model) if args.model else default_model_path()
     bundle = ModelBundle.open(model_path, args.backend) if args.dask is None else None  # the sha256 checks, not the model
     card = bundle.card if bundle else load_card(model_path)
-    if args.site:
-        SiteCalibration.load(args.site, card.sha256)  # a damaged or foreign site file: refused before any work
-    if not request.check(card.version, card.sha256, decision_of(card, request.clahe)):
+    # a damaged or foreign site file: refused before any work
+    site = SiteCalibration.load(args.site, card.sha256).sha256 if args.site else ""
+    plan = request.check(card, site)
+    if not plan.images:
         hint = ""
         if not args.recursive and (nested := list_images(args.folder, recursive=True)):
             hint = f" Its sub-folders hold {len(nested)}: add --recursive."
         raise UsageError(f"No images in {args.folder} (JPEG, PNG, BMP, TIFF or DICOM).{hint}")
-    return request, bundle, card
+    return request, plan, bundle, card
 
 
-def dask_scan(args: argparse.Namespace, request, card):  # noqa: ANN001, ANN202 - ScanRequest, ModelCard -> Iterator[ScanUpdate]
+def dask_scan(args: argparse.Namespace, request, plan, card):  # noqa: ANN001, ANN202 - ScanRequest, ScanPlan, ModelCard -> Iterator[ScanUpdate]
     """The request on a Dask cluster: the client has read the model card only; each worker loads the model."""
     from app.core.scan.distributed import DaskTarget, ModelSpec, require_dask, scan_on_dask
 
@@ -53,7 +53,7 @@ def dask_scan(args: argparse.Namespace, request, card):  # noqa: ANN001, ANN202 
         print(f"{len(times)} Dask workers ready (model loaded in {times[0]:.2f}-{times[-1]:.2f} s)",
               file=sys.stderr, flush=True)
 
-    return scan_on_dask(target, card, ModelSpec.of(card, args.model, args.backend, args.site), request, on_ready=ready)
+    return scan_on_dask(target, card, ModelSpec.of(card, args.model, args.backend, args.site), request, ready, plan)
 
 
 def summary(rows: list | tuple) -> str:  # noqa: ANN001 - ScanRow
@@ -68,12 +68,12 @@ def scan(args: argparse.Namespace) -> int:
     from app.core.progress import progress_bar
 
     signal.signal(signal.SIGTERM, raise_terminated)
-    request, bundle, card = scan_request(args)
+    request, plan, bundle, card = scan_request(args)
     out = request.csv_path
     if args.dask is not None:
-        updates = dask_scan(args, request, card)
+        updates = dask_scan(args, request, plan, card)
     else:
-        updates = request.start(common.open_screener(args.model, args.backend, args.site, bundle))
+        updates = request.start(common.open_screener(args.model, args.backend, args.site, bundle), plan)
     counts = {"ok": 0, "warning": 0, "error": 0}
     flagged = done = 0
     bar = None

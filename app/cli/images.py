@@ -12,7 +12,6 @@ from app.core.errors import OutputError, PneumoScanError
 
 
 def predict(args: argparse.Namespace) -> int:
-    from app.core.io.images import load_model_image
     from app.core.scan.row import ScanRow
 
     check_inputs(args.images)
@@ -27,8 +26,7 @@ def predict(args: argparse.Namespace) -> int:
     failures = 0
     for path in args.images:
         try:
-            row = ScanRow.from_prediction(
-                str(path), screener.predict(load_model_image(path, screener.card.input_size), clahe), screener.card.sha256)
+            row = ScanRow.from_prediction(str(path), screener.predict_file(path, clahe), screener.card.sha256)
         except Exception as exc:  # noqa: BLE001 - one file's failure is its answer; the others go on
             row = ScanRow.from_error(str(path), exc)
         failures += row.status == "error"

@@ -21,7 +21,7 @@ import numpy as np
 
 from app.core.errors import OutputError
 from app.core.io.collect import each_decoded
-from app.core.io.images import load_model_image
+from app.core.io.model_input import load_model_input
 from app.core.evaluate.labelled import (
     CLASSES,
     LabelledError,
@@ -38,7 +38,7 @@ from app.core.evaluate.metrics import (
 from app.core.io.outputs import atomic_write_bytes, csv_escape, is_same_file
 from app.core.evaluate.plots import reliability_png, roc_png
 from app.core.model.scope import ANSWERED
-from app.core.screening import Screener
+from app.core.screening import Prepared, Screener
 
 BATCH = 32
 EVALUATION_FILES = ("metrics.json", "predictions.csv", "roc.png", "reliability.png")
@@ -60,15 +60,16 @@ def score_files(screener: Screener, paths: list[str], progress: Progress | None 
     """The logit and scope of every readable image (in order), and the error of every unreadable one."""
     scored: list[ScoredFile] = []
     failed: list[tuple[str, str]] = []
-    pending: list[tuple[str, Any]] = []
+    pending: list[tuple[str, Prepared]] = []
 
     def flush() -> None:
         predictions = screener.predict_prepared([prepared for _, prepared in pending])
         scored.extend(ScoredFile(path, p.logit, p.scope) for (path, _), p in zip(pending, predictions))
         pending.clear()
 
-    def read(path: str) -> Any:
-        return screener.prepare(load_model_image(path, screener.card.input_size))
+    def read(path: str) -> Prepared:
+        prepared = load_model_input(path, screener.card.preprocessing)
+        return Prepared(prepared.tensor, prepared.warnings)
 
     for path, prepared in each_decoded(paths, read, failed, progress, len(paths)):
         pending.append((path, prepared))

@@ -1,4 +1,7 @@
-"""DICOM pixel values -> 8-bit grayscale as a viewer shows them, with a warning for every header it distrusts.
+"""DICOM files -> 8-bit grayscale as a viewer shows them (`load_dicom`), with a warning for every header it distrusts.
+
+The dataset is parsed by pydicom, imported only when a DICOM file is opened; a deflated dataset is measured
+before it is inflated, and the decoded frame's size checked against the budget before its pixels are decoded.
 
 pydicom applies what the header says; headers lie. A VOI LUT whose table does not cover the stored
 values is indexed by pydicom in the table's own 8- or 16-bit type, so 12-bit data wraps around an
@@ -9,11 +12,22 @@ the image falls back to the window, else to its own minimum-maximum range, and s
 
 from __future__ import annotations
 
+import io
+import warnings
 from typing import Any
 
+import cv2
 import numpy as np
 
-from app.core.errors import UnsupportedDicomError
+from app.core.errors import CorruptImageError, ImageTooLargeError, NotAnImageError, UnsupportedDicomError
+from app.core.io.decoded import (
+    MAX_DECODED_BYTES,
+    LoadedImage,
+    check_size,
+    colour_deviation,
+    has_dicom_preamble,
+    stretch_to_uint8,
+)
 
 
 def identity(ds: Any) -> dict[str, str]:
@@ -138,3 +152,113 @@ def _apply_window(values: np.ndarray, ds: Any) -> tuple[np.ndarray, tuple[float,
     ends = np.asarray(apply_windowing(np.array([-1e12, 1e12]), ds), dtype=np.float64)
     lo, hi = float(ends.min()), float(ends.max())
     return out, ((lo, hi) if np.isfinite([lo, hi]).all() and hi > lo else None)
+
+
+DEFLATED_DICOM = "1.2.840.10008.1.2.1.99"  # the transfer syntax whose whole dataset (pixels too) is deflated
+
+
+def load_dicom(data: bytes) -> LoadedImage:
+    import pydicom  # imported lazily: most sessions never open a DICOM file
+
+    _check_deflated_size(data)
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+    except Exception as exc:  # pydicom raises many types on damaged files
+        raise CorruptImageError(f"The DICOM file is damaged and could not be parsed: {exc}") from exc
+    if not has_dicom_preamble(data) and not _has_dicom_elements(ds):
+        raise NotAnImageError("Not a readable image: the file is named like DICOM but its content is not DICOM.")
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        raise UnsupportedDicomError(
+            "The DICOM file has no pixel data (it may be a report, a structured document or a presentation state)."
+        )
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise CorruptImageError("The DICOM file has pixel data but no valid Rows/Columns.") from exc
+    photometric = str(getattr(ds, "PhotometricInterpretation", "")).strip().upper()
+    samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
+    allocated = int(getattr(ds, "BitsAllocated", 16) or 16)
+    # one frame as decoded; a palette becomes RGB of the tables' depth (16-bit at most)
+    check_size(cols, rows, 3 if photometric == "PALETTE COLOR" else samples,
+                2 if photometric == "PALETTE COLOR" else max(1, -(-allocated // 8)))
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if frames > 1:  # decode the first frame only: the others are never shown
+                ds.pixel_array_options(index=0)
+            array = ds.pixel_array
+    except Exception as exc:
+        syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        name = getattr(syntax, "name", str(syntax)) if syntax else "unknown transfer syntax"
+        if syntax is not None and getattr(syntax, "is_compressed", True) is False:  # no decoder involved
+            raise CorruptImageError(f"The DICOM pixel data is truncated or damaged ({name}): {exc}") from exc
+        raise UnsupportedDicomError(
+            f"Cannot decode this DICOM's pixel data ({name}): {exc}. Compressed DICOM needs a "
+            "decoder such as pylibjpeg (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg)."
+        ) from exc
+    if frames > 1 and array.ndim == (4 if samples == 3 else 3):  # a decoder that ignored the frame index
+        array = array[0]
+    channels, notes = samples, list[str]()
+    if photometric == "PALETTE COLOR" and samples == 1:
+        array, channels = palette_to_rgb(array, ds), 3
+    if array.ndim == 3 and array.shape[-1] == 3:
+        rgb = array if array.dtype == np.uint8 else stretch_to_uint8(array.astype(np.float32))
+        gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+        colour = colour_deviation(rgb[:, :, ::-1], gray)
+    else:
+        values, value_range, notes = display_values(array, ds)
+        gray = stretch_to_uint8(np.asarray(values, dtype=np.float32), value_range)
+        if photometric == "MONOCHROME1":
+            gray = 255 - gray  # MONOCHROME1 stores bone dark; the model expects bone bright
+        colour = 0.0
+    if gray.ndim != 2:
+        raise UnsupportedDicomError(f"Unexpected DICOM pixel layout {array.shape}.")
+    bits = int(getattr(ds, "BitsStored", 8 * array.dtype.itemsize) or 8)
+    return LoadedImage(np.ascontiguousarray(gray), "DICOM", bits, channels, colour, _text(ds, "Modality"),
+                       _text(ds, "BodyPartExamined"), _text(ds, "ViewPosition"), _text(ds, "PatientAge"),
+                       tuple(notes), identity=identity(ds))
+
+
+def _check_deflated_size(data: bytes) -> None:
+    """A deflated DICOM is inflated whole by pydicom before its Rows and Columns can be read: count what it
+    inflates to first, in 1 MiB pieces kept nowhere, and refuse it above the decode budget."""
+    if DEFLATED_DICOM.encode() not in data[:4096]:
+        return
+    import zlib
+
+    import pydicom.filereader
+
+    try:
+        handle = io.BytesIO(data)
+        pydicom.filereader.read_preamble(handle, True)
+        pydicom.filereader._read_file_meta_info(handle)  # noqa: SLF001 - where the deflated stream starts
+        pending = data[handle.tell():]
+    except Exception:  # noqa: BLE001 - a damaged file meta: pydicom's own reading reports it
+        return
+    inflate, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
+    try:
+        while pending and not inflate.eof:
+            total += len(inflate.decompress(pending, 1 << 20))
+            pending = inflate.unconsumed_tail
+            if total > MAX_DECODED_BYTES + (1 << 20):  # pixels plus a generous header
+                raise ImageTooLargeError(f"The deflated DICOM inflates to more than {MAX_DECODED_BYTES // 2**20} MiB, "
+                                         "above the decode limit; it was not decoded.")
+    except zlib.error as exc:
+        raise CorruptImageError(f"The deflated DICOM is damaged: {exc}") from exc
+
+
+def _text(ds: Any, keyword: str) -> str:
+    """A header string, upper case and trimmed; empty when absent (de-identified files drop many)."""
+    return str(ds.get(keyword, "") or "").strip().upper()
+
+
+_DICOM_GROUPS = {0x0002, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028, 0x7FE0}
+
+
+def _has_dicom_elements(ds: object) -> bool:
+    """Whether a force-read dataset holds any standard element (text read as DICOM yields one junk tag)."""
+    try:
+        return any(tag.group in _DICOM_GROUPS for tag in ds.keys())  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - junk that cannot even be listed is not DICOM
+        return False

@@ -13,10 +13,8 @@ from __future__ import annotations
 import io
 import os
 import struct
-import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -29,60 +27,33 @@ from app.core.errors import (
     FileUnreadableError,
     ImageLoadError,
     ImageTooLargeError,
-    ImageTooSmallError,
     NotAnImageError,
-    UnsupportedDicomError,
     UnsupportedFormatError,
 )
+from app.core.io.decoded import (
+    MAX_DECODED_BYTES,
+    MIN_SIDE,
+    LoadedImage,
+    check_size,
+    colour_deviation,
+    has_dicom_preamble,
+    stretch_to_uint8,
+)
+from app.core.io.dicom import load_dicom
 
-MIN_SIDE = 64
-# Width x height x channels x bytes per sample of the decoded buffer: 512 MiB holds a 16-bit 16k x 16k
-# detector image; a 100-megapixel 16-bit RGB PNG (600 MB decoded) is refused before decoding.
-MAX_DECODED_BYTES = 512 * 1024 * 1024
 HEAD_BYTES = 1 << 20  # read first from a large file, for its header
 MAX_FILE_BYTES = 1024**3  # a file above 1 GiB is refused before it is read (no chest film comes near it)
 MAX_JPEG_SCANS = 100  # a progressive JPEG has ~10 scans; thousands make libjpeg work for minutes (a hostile file)
-DEFLATED_DICOM = "1.2.840.10008.1.2.1.99"  # the transfer syntax whose whole dataset (pixels too) is deflated
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".dcm", ".dicom")
 REFUSED_SUFFIXES = (".gif", ".webp")  # refused everywhere: the scan lists them so each gets an error row
 RASTER_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "TIFF")  # Pillow's names; MPO is a phone's multi-picture JPEG
 REDUCTIONS = {8: cv2.IMREAD_REDUCED_GRAYSCALE_8, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2}
 REDUCTIONS_COLOUR = {8: cv2.IMREAD_REDUCED_COLOR_8, 4: cv2.IMREAD_REDUCED_COLOR_4, 2: cv2.IMREAD_REDUCED_COLOR_2}
 ALPHA_BACKGROUND = 0  # transparent pixels become black: the unexposed background of a radiograph
+# DICOM reading is `app.core.io.dicom`; the decoded picture and its budget are `app.core.io.decoded`.
 
 # Pillow only sniffs headers here; its own bomb guard would fire before ours with a less clear message.
 Image.MAX_IMAGE_PIXELS = None
-
-
-@dataclass(frozen=True)
-class LoadedImage:
-    """A decoded image: 8-bit grayscale pixels plus the facts about the source the quality checks need."""
-
-    pixels: np.ndarray  # (H, W) uint8
-    source_format: str  # "JPEG", "PNG", "DICOM", ...
-    source_bits: int  # 8 or 16 (or the DICOM BitsStored)
-    source_channels: int  # 1, 3 or 4 before the grayscale conversion
-    colour_deviation: float  # mean |channel - gray| in 8-bit units; 0 for a grayscale source
-    modality: str = ""  # DICOM Modality (e.g. "CR", "DX", "CT"); empty for other formats
-    body_part: str = ""  # DICOM BodyPartExamined (e.g. "CHEST"); empty when absent
-    view_position: str = ""  # DICOM ViewPosition (e.g. "AP", "PA", "LL")
-    patient_age: str = ""  # DICOM PatientAge as stored, nnnD/W/M/Y (e.g. "003Y")
-    warnings: tuple[str, ...] = ()  # what reading had to work around (an invalid DICOM window, ...)
-    source_size: tuple[int, int] | None = None  # (width, height) of the file when `pixels` is a reduced decode
-    identity: dict[str, str] = field(default_factory=dict)  # DICOM patient and study (`dicom_display.identity`)
-
-    @property
-    def height(self) -> int:
-        return int(self.pixels.shape[0])
-
-    @property
-    def width(self) -> int:
-        return int(self.pixels.shape[1])
-
-    @property
-    def full_size(self) -> tuple[int, int]:
-        """(width, height) of the picture in the file, whatever scale `pixels` was decoded at."""
-        return self.source_size or (self.width, self.height)
 
 
 def is_image_path(path: Path) -> bool:
@@ -94,7 +65,7 @@ def load_image(path: str | os.PathLike[str]) -> LoadedImage:
     """Read `path` at full size (the viewer's picture) as 8-bit grayscale; raise an `ImageLoadError` otherwise."""
     data = _read_bytes(Path(path))
     if _looks_like_dicom(data, Path(path)):
-        return _load_dicom(data)
+        return load_dicom(data)
     return _load_raster(data)
 
 
@@ -110,7 +81,7 @@ def load_model_image(
     """
     data = _read_bytes(Path(path))
     if _looks_like_dicom(data, Path(path)):
-        return viewer or _load_dicom(data)
+        return viewer or load_dicom(data)
     header = _read_header(data)
     if _reduction(header, input_size) == 1 and viewer is not None:
         return viewer
@@ -127,7 +98,7 @@ def load_image_bytes(data: bytes, name: str = "") -> LoadedImage:
     if not data:
         raise EmptyFileError("The file is empty (0 bytes).")
     if _looks_like_dicom(data, Path(name)):
-        return _load_dicom(data)
+        return load_dicom(data)
     return _load_raster(data)
 
 
@@ -167,12 +138,7 @@ def _refuse_declared_size(head: bytes) -> None:
     except ImageLoadError:
         return
     if header.width * header.height * header.channels * header.bytes_per_sample > MAX_DECODED_BYTES:
-        _check_size(header.width, header.height, header.channels, header.bytes_per_sample)
-
-
-def has_dicom_preamble(head: bytes) -> bool:
-    """The "DICM" magic after the 128-byte preamble (`head` needs at least the first 132 bytes)."""
-    return head[128:132] == b"DICM"
+        check_size(header.width, header.height, header.channels, header.bytes_per_sample)
 
 
 def _looks_like_dicom(data: bytes, path: Path) -> bool:
@@ -180,20 +146,6 @@ def _looks_like_dicom(data: bytes, path: Path) -> bool:
         return True
     # a preamble-less DICOM is known by its name, unless the bytes say it is a JPEG/PNG/... renamed .dcm
     return path.suffix.lower() in (".dcm", ".dicom") and not _format_from_signature(data)
-
-
-def _check_size(width: int, height: int, channels: int, bytes_per_sample: int) -> None:
-    decoded = width * height * channels * bytes_per_sample
-    if decoded > MAX_DECODED_BYTES:
-        raise ImageTooLargeError(
-            f"The image declares {width} x {height} pixels x {channels} channel{'s' * (channels > 1)} x "
-            f"{8 * bytes_per_sample} bits = {decoded / 2**20:,.0f} MiB decoded, above the limit of "
-            f"{MAX_DECODED_BYTES // 2**20} MiB; it was not decoded."
-        )
-    if min(width, height) < MIN_SIDE:
-        raise ImageTooSmallError(
-            f"The image is {width} x {height} pixels; at least {MIN_SIDE} pixels per side are needed."
-        )
 
 
 @dataclass(frozen=True)
@@ -256,7 +208,7 @@ def _reduction(header: _Header, input_size: tuple[int, int]) -> int:
 def _load_raster(data: bytes, input_size: tuple[int, int] | None = None, header: _Header | None = None) -> LoadedImage:
     header = header or _read_header(data)
     fmt, width, height = header.format, header.width, header.height
-    _check_size(width, height, header.channels, header.bytes_per_sample)
+    check_size(width, height, header.channels, header.bytes_per_sample)
     if fmt in ("JPEG", "MPO") and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):  # EOI must follow the last scan
         raise CorruptImageError("The JPEG file is truncated (no end-of-image marker).")
     # a start-of-scan marker cannot occur inside entropy-coded data (0xFF is stuffed there), so this counts scans
@@ -316,13 +268,13 @@ def _to_gray(decoded: np.ndarray, fmt: str) -> LoadedImage:
         bgr = decoded[:, :, :3]
         gray = cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2GRAY)
         alpha = decoded[:, :, 3] if channels == 4 else None
-        colour = _colour_deviation(bgr, gray, alpha)
+        colour = colour_deviation(bgr, gray, alpha)
         if alpha is not None:
             gray = _composite(gray, alpha)
     if gray.dtype == np.uint16:
         gray = _stretch_uint16(gray)
     elif gray.dtype != np.uint8:
-        gray = _stretch_to_uint8(gray.astype(np.float32))
+        gray = stretch_to_uint8(gray.astype(np.float32))
     return LoadedImage(np.ascontiguousarray(gray), fmt, bits, channels, colour)
 
 
@@ -335,143 +287,12 @@ def _composite(gray: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 def _stretch_uint16(gray: np.ndarray, rows: int = 1024) -> np.ndarray:
     """`_stretch_to_uint8` for uint16 through a 65536-entry table, a block of rows at a time (bounded memory)."""
     lo, hi = int(gray.min()), int(gray.max())
-    table = _stretch_to_uint8(np.arange(65536, dtype=np.float32), (float(lo), float(hi)))
+    table = stretch_to_uint8(np.arange(65536, dtype=np.float32), (float(lo), float(hi)))
     out = np.empty(gray.shape, np.uint8)
     for top in range(0, gray.shape[0], rows):
         out[top : top + rows] = table[gray[top : top + rows]]
     return out
 
 
-def _colour_deviation(bgr: np.ndarray, gray: np.ndarray, alpha: np.ndarray | None = None) -> float:
-    """Mean |channel - gray| in 8-bit units on a 256-px sample (plenty to tell colour from gray)."""
-    step = max(1, max(gray.shape) // 256)
-    to_8_bit = 255.0 / np.iinfo(bgr.dtype).max if bgr.dtype.kind in "ui" else 255.0
-    difference = np.abs(bgr[::step, ::step].astype(np.float32) - gray[::step, ::step, None].astype(np.float32))
-    if alpha is not None:  # what is transparent is not seen, so its colour does not count
-        difference *= alpha[::step, ::step, None].astype(np.float32) / np.iinfo(alpha.dtype).max
-    return float(np.mean(difference) * to_8_bit)
-
-
-def _stretch_to_uint8(values: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
-    """Linear window from the image's own minimum to maximum (16-bit PNGs rarely use all 16 bits),
-    or over `value_range` when the file says what black and white are (a DICOM VOI window or LUT)."""
-    finite = np.isfinite(values)
-    if not finite.all():
-        values = np.where(finite, values, 0.0)
-    lo, hi = value_range if value_range is not None else (float(values.min()), float(values.max()))
-    if hi <= lo:
-        return np.zeros(values.shape, np.uint8)
-    return np.clip((values - lo) * (255.0 / (hi - lo)) + 0.5, 0, 255).astype(np.uint8)
-
-
-def _load_dicom(data: bytes) -> LoadedImage:
-    import pydicom  # imported lazily: most sessions never open a DICOM file
-
-    from app.core.io.dicom import display_values, identity, palette_to_rgb
-
-    _check_deflated_size(data)
-    try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=True)
-    except Exception as exc:  # pydicom raises many types on damaged files
-        raise CorruptImageError(f"The DICOM file is damaged and could not be parsed: {exc}") from exc
-    if not has_dicom_preamble(data) and not _has_dicom_elements(ds):
-        raise NotAnImageError("Not a readable image: the file is named like DICOM but its content is not DICOM.")
-    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-        raise UnsupportedDicomError(
-            "The DICOM file has no pixel data (it may be a report, a structured document or a presentation state)."
-        )
-    try:
-        rows, cols = int(ds.Rows), int(ds.Columns)
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise CorruptImageError("The DICOM file has pixel data but no valid Rows/Columns.") from exc
-    photometric = str(getattr(ds, "PhotometricInterpretation", "")).strip().upper()
-    samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
-    allocated = int(getattr(ds, "BitsAllocated", 16) or 16)
-    # one frame as decoded; a palette becomes RGB of the tables' depth (16-bit at most)
-    _check_size(cols, rows, 3 if photometric == "PALETTE COLOR" else samples,
-                2 if photometric == "PALETTE COLOR" else max(1, -(-allocated // 8)))
-    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if frames > 1:  # decode the first frame only: the others are never shown
-                ds.pixel_array_options(index=0)
-            array = ds.pixel_array
-    except Exception as exc:
-        syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-        name = getattr(syntax, "name", str(syntax)) if syntax else "unknown transfer syntax"
-        if syntax is not None and getattr(syntax, "is_compressed", True) is False:  # no decoder involved
-            raise CorruptImageError(f"The DICOM pixel data is truncated or damaged ({name}): {exc}") from exc
-        raise UnsupportedDicomError(
-            f"Cannot decode this DICOM's pixel data ({name}): {exc}. Compressed DICOM needs a "
-            "decoder such as pylibjpeg (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg)."
-        ) from exc
-    if frames > 1 and array.ndim == (4 if samples == 3 else 3):  # a decoder that ignored the frame index
-        array = array[0]
-    channels, notes = samples, list[str]()
-    if photometric == "PALETTE COLOR" and samples == 1:
-        array, channels = palette_to_rgb(array, ds), 3
-    if array.ndim == 3 and array.shape[-1] == 3:
-        rgb = array if array.dtype == np.uint8 else _stretch_to_uint8(array.astype(np.float32))
-        gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
-        colour = _colour_deviation(rgb[:, :, ::-1], gray)
-    else:
-        values, value_range, notes = display_values(array, ds)
-        gray = _stretch_to_uint8(np.asarray(values, dtype=np.float32), value_range)
-        if photometric == "MONOCHROME1":
-            gray = 255 - gray  # MONOCHROME1 stores bone dark; the model expects bone bright
-        colour = 0.0
-    if gray.ndim != 2:
-        raise UnsupportedDicomError(f"Unexpected DICOM pixel layout {array.shape}.")
-    bits = int(getattr(ds, "BitsStored", 8 * array.dtype.itemsize) or 8)
-    return LoadedImage(np.ascontiguousarray(gray), "DICOM", bits, channels, colour, _text(ds, "Modality"),
-                       _text(ds, "BodyPartExamined"), _text(ds, "ViewPosition"), _text(ds, "PatientAge"),
-                       tuple(notes), identity=identity(ds))
-
-
-def _check_deflated_size(data: bytes) -> None:
-    """A deflated DICOM is inflated whole by pydicom before its Rows and Columns can be read: count what it
-    inflates to first, in 1 MiB pieces kept nowhere, and refuse it above the decode budget."""
-    if DEFLATED_DICOM.encode() not in data[:4096]:
-        return
-    import zlib
-
-    import pydicom.filereader
-
-    try:
-        handle = io.BytesIO(data)
-        pydicom.filereader.read_preamble(handle, True)
-        pydicom.filereader._read_file_meta_info(handle)  # noqa: SLF001 - where the deflated stream starts
-        pending = data[handle.tell():]
-    except Exception:  # noqa: BLE001 - a damaged file meta: pydicom's own reading reports it
-        return
-    inflate, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
-    try:
-        while pending and not inflate.eof:
-            total += len(inflate.decompress(pending, 1 << 20))
-            pending = inflate.unconsumed_tail
-            if total > MAX_DECODED_BYTES + (1 << 20):  # pixels plus a generous header
-                raise ImageTooLargeError(f"The deflated DICOM inflates to more than {MAX_DECODED_BYTES // 2**20} MiB, "
-                                         "above the decode limit; it was not decoded.")
-    except zlib.error as exc:
-        raise CorruptImageError(f"The deflated DICOM is damaged: {exc}") from exc
-
-
-def _text(ds: Any, keyword: str) -> str:
-    """A header string, upper case and trimmed; empty when absent (de-identified files drop many)."""
-    return str(ds.get(keyword, "") or "").strip().upper()
-
-
-_DICOM_GROUPS = {0x0002, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028, 0x7FE0}
-
-
-def _has_dicom_elements(ds: object) -> bool:
-    """Whether a force-read dataset holds any standard element (text read as DICOM yields one junk tag)."""
-    try:
-        return any(tag.group in _DICOM_GROUPS for tag in ds.keys())  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - junk that cannot even be listed is not DICOM
-        return False
-
-
-__all__ = ["ImageLoadError", "LoadedImage", "is_image_path", "is_refused_path", "load_image", "load_image_bytes",
-           "load_model_image", "MIN_SIDE", "MAX_DECODED_BYTES"]
+__all__ = ["ImageLoadError", "LoadedImage", "has_dicom_preamble", "is_image_path", "is_refused_path", "load_image",
+           "load_image_bytes", "load_model_image", "MIN_SIDE", "MAX_DECODED_BYTES"]

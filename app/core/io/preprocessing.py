@@ -12,7 +12,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.core.io.images import load_image
 
 SCALINGS = ("mobilenet_v2",)  # x / 127.5 - 1, as keras.applications.mobilenet_v2.preprocess_input
 
@@ -82,8 +81,3 @@ def preprocess(gray: np.ndarray, config: PreprocessConfig) -> np.ndarray:
         gray = apply_clahe(gray, config.clahe_clip_limit, config.clahe_tile_grid)
     gray = resize_to_input(gray, config.input_size)
     return scale_for_model(gray, config.scaling)
-
-
-def load_and_preprocess(path: str, config: PreprocessConfig) -> np.ndarray:
-    """File -> model input tensor: the exact code path of training, prediction and scans."""
-    return preprocess(load_image(path).pixels, config)

@@ -33,7 +33,7 @@ from app.core.scan.local_scorer import score_locally
 from app.core.model.bundle import ModelBundle
 from app.core.model.card import ModelCard
 from app.core.scan.folder import DEFAULT_BATCH_SIZE, ScanRequest
-from app.core.scan.loop import ScanUpdate, Scorer, run_scan
+from app.core.scan.loop import ScanPlan, ScanUpdate, Scorer, run_scan
 from app.core.scan.row import ScanRow
 from app.core.screening import Screener
 
@@ -262,14 +262,14 @@ def dask_scorer(client: Client, clahe: bool | None = None, batch_size: int = DEF
 
 
 def scan_on_dask(target: DaskTarget, card: ModelCard, spec: ModelSpec, request: ScanRequest,
-                 on_ready: Callable[[dict[str, float]], None] | None = None) -> Iterator[ScanUpdate]:
+                 on_ready: Callable[[dict[str, float]], None] | None = None,
+                 plan: ScanPlan | None = None) -> Iterator[ScanUpdate]:
     """`request` scanned by `run_scan` with the files scored on the target's workers; `on_ready` gets each
-    worker's model load time. Connecting and checking the workers' model happen before the CSV is touched.
+    worker's model load time; `plan`: what `request.check` returned (None: planned here). Connecting and checking
+    the workers' model happen before the CSV is touched.
     """
     with connect(target) as client:
         load_seconds = prepare_workers(client, spec)
         if on_ready:
             on_ready(load_seconds)
-        yield from run_scan(card, request.folder, request.csv_path, dask_scorer(client, request.clahe, request.batch_size),
-                            request.recursive, request.resume, excel=request.excel, shard=request.shard,
-                            clahe=request.clahe)
+        yield from run_scan(card, plan or request.plan(), dask_scorer(client, request.clahe, request.batch_size))

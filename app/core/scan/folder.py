@@ -9,26 +9,30 @@ how `app.core.scan.distributed` sends the same scan to a Dask cluster. With a `S
 the folder is scanned and every row records it (`app.core.scan.shards`).
 
 `ScanRequest` is a scan as a user asks for it (CLI or GUI); its `check` refuses, before the model
-loads, whatever would overwrite an input or an unrelated file. The parts: `scan_row` (one file's
-record), `scan_csv` (the results file), `scan_listing` (the files to read), `scan_loop` (`run_scan`)
-and `local_scorer` (decoding and the model on this machine).
+loads, whatever would overwrite an input or an unrelated file, and returns the `ScanPlan` the scan then
+consumes (the folder listed once, a resumed CSV read and validated once). The parts: `scan_row` (one
+file's record), `scan_csv` (the results file), `scan_listing` (the files to read), `scan_loop` (`run_scan`
+and the plan) and `local_scorer` (decoding and the model on this machine).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app.core.errors import OutputError, PneumoScanError
-from app.core.scan.local_scorer import DECODE_THREADS, DEFAULT_BATCH_SIZE, score_locally
-from app.core.io.outputs import check_unlocked
-from app.core.scan.results_csv import ScanBinding, check_scan_output, is_results_file, read_done
 from app.core.io.listing import check_folder, list_entries
-from app.core.scan.loop import ScanUpdate, run_scan
-from app.core.screening import Screener
+from app.core.io.outputs import check_unlocked
+from app.core.model.card import ModelCard
+from app.core.scan.local_scorer import DECODE_THREADS, DEFAULT_BATCH_SIZE, score_locally
+from app.core.scan.loop import ReadCsv, ScanPlan, ScanUpdate, run_scan
+from app.core.scan.results_csv import check_scan_output, is_results_file
 from app.core.scan.shards import PartOrigin, Shard
+from app.core.screening import Screener
+
+__all__ = ["DEFAULT_BATCH_SIZE", "ScanPlan", "ScanRequest", "ScanUpdate", "default_scan_csv", "scan_folder"]
 
 MAX_BATCH_SIZE = 1024
 MAX_PROCESSES = 256
@@ -67,12 +71,11 @@ class ScanRequest:
     def origin(self) -> PartOrigin | None:
         return PartOrigin.of(self.shard, self.folder, self.recursive) if self.shard else None
 
-    def check(self, model_version: str | None = None, model_sha256: str = "", decision: str | None = None) -> list[Path]:
-        """Refuse a bad request before any work; return the image files in the folder (empty: nothing to scan;
-        a shard of a folder with images may itself be empty, and then writes a part without rows).
+    def check(self, card: ModelCard | None = None, site_sha256: str = "") -> ScanPlan:
+        """Refuse a bad request before any work; return the plan the scan consumes (`plan`).
 
-        With `model_version`, a resumed CSV is validated in full here too (it is again when the scan starts),
-        and with `decision` (`scan_row.decision_of`) bound to this folder, recursion and decision.
+        With the model's `card` (and the sha256 of the site calibration, if any), a resumed CSV is validated in
+        full here, bound to this folder, recursion, decision and site calibration, and not read again by the scan.
         """
         if self.resume and self.overwrite:
             raise PneumoScanError("--resume and --overwrite contradict each other: --resume keeps the CSV's rows, "
@@ -91,15 +94,21 @@ class ScanRequest:
                                   "replace it.")
             if not is_results_file(out):
                 raise OutputError(f"{out} is not a PneumoScan results file; it is not replaced. Choose another --out.")
-        if self.resume and model_version is not None:
-            binding = ScanBinding.of(self.folder, self.recursive, decision) if decision is not None else None
-            read_done(out, model_version, model_sha256, self.origin, binding)
-        return [path for path, problem in list_entries(self.folder, self.recursive) if not problem]
+        return self.plan(card, site_sha256)
 
-    def start(self, screener: Screener) -> Iterator[ScanUpdate]:
-        return scan_folder(screener, self.folder, self.csv_path, self.recursive, self.resume, self.clahe,
-                           self.batch_size, excel=self.excel, shard=self.shard, processes=self.processes)
+    def plan(self, card: ModelCard | None = None, site_sha256: str = "") -> ScanPlan:
+        """The folder listed and, with a `card` when resuming, the CSV read and validated: what the scan consumes.
+        None of `check`'s refusals but an unreadable folder (a scan replaces an existing CSV unless resuming)."""
+        check_folder(self.folder)
+        plan = ScanPlan(self.folder, self.csv_path, (), self.recursive, self.resume, self.excel, self.shard, self.clahe)
+        if self.resume and card is not None:
+            plan = replace(plan, csv=ReadCsv.read(plan.out, card, plan.origin, plan.binding(card, site_sha256)))
+        return replace(plan, listing=tuple(list_entries(self.folder, self.recursive)))
 
+    def start(self, screener: Screener, plan: ScanPlan | None = None) -> Iterator[ScanUpdate]:
+        """The scan on this machine. `plan`: what `check` returned for this request (None: the folder is listed at
+        the first step, and a resumed CSV read there under the output's lock)."""
+        return _scan_here(screener, self, plan, DECODE_THREADS, time.monotonic)
 
 
 def scan_folder(
@@ -121,6 +130,13 @@ def scan_folder(
     `workers` decode threads, or `processes` decode processes when > 0. An existing `out_csv` is replaced
     unless `resume` (the CLI asks `ScanRequest.check` first).
     """
-    score = score_locally(screener, clahe, batch_size, workers, processes)
-    return run_scan(screener.card, folder, out_csv, score, recursive, resume, clock, excel, shard, clahe,
-                    screener.site_sha256)
+    request = ScanRequest(Path(folder), Path(out_csv), recursive, resume, clahe=clahe, batch_size=batch_size, excel=excel,
+                          shard=shard, processes=processes)
+    return _scan_here(screener, request, None, workers, clock)
+
+
+def _scan_here(screener: Screener, request: ScanRequest, plan: ScanPlan | None, threads: int,
+               clock: Callable[[], float]) -> Iterator[ScanUpdate]:
+    plan = plan or request.plan()
+    score = score_locally(screener, request.clahe, request.batch_size, threads, request.processes)
+    yield from run_scan(screener.card, plan, score, screener.site_sha256, clock)

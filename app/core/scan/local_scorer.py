@@ -10,7 +10,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from pathlib import Path
 
 from app.core.errors import PneumoScanError
-from app.core.io.images import load_model_image
+from app.core.io.model_input import load_model_input
 from app.core.model.card import ModelCard
 from app.core.scan.loop import Scorer
 from app.core.scan.row import ScanRow
@@ -73,7 +73,8 @@ def _prepare_in_process(path: Path, clahe: bool | None) -> Prepared:
 
 
 def _prepare(screener: Screener, path: Path, clahe: bool | None) -> Prepared:
-    return screener.prepare(load_model_image(path, screener.card.input_size), clahe)
+    prepared = load_model_input(path, screener.card.preprocessing, clahe)
+    return Prepared(prepared.tensor, prepared.warnings)
 
 
 def _failed(problem: str) -> Future[Prepared]:

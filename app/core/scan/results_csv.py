@@ -85,6 +85,7 @@ class Resumed:
 
     rows: list[ScanRow]
     note: str = ""
+    bom: bool = False  # the CSV starts with a byte-order mark, which the resumed scan keeps
 
 
 def read_done(csv_path: Path, model_version: str, model_sha256: str = "", origin: PartOrigin | None = None,
@@ -110,7 +111,7 @@ def read_resume(csv_path: Path, model_version: str, model_sha256: str = "", orig
     notes = [f"the last row of {csv_path} (line {results.cut_line}) was cut off by an interrupted write; "
              "its file is scored again"] if results.cut_line else []
     if not results.rows:  # nothing in it could mix with this scan's rows
-        return Resumed([], "; ".join(notes))
+        return Resumed([], "; ".join(notes), results.bom)
     if origin is None and results.part:
         raise PneumoScanError(f"{csv_path} is a part of a sharded scan; resume it with its --shard, or merge it.")
     if origin is not None and not results.part:
@@ -136,7 +137,7 @@ def read_resume(csv_path: Path, model_version: str, model_sha256: str = "", orig
             notes.append(f"{len(changed)} files changed since their rows were written (size or modification time); "
                          "they are scored again")
             scored = [row for row in scored if row not in changed]
-    return Resumed(scored, "; ".join(notes))
+    return Resumed(scored, "; ".join(notes), results.bom)
 
 
 def _check_binding(csv_path: Path, results: Results, scored: list[ScanRow], binding: ScanBinding) -> None:
