@@ -431,7 +431,7 @@ def test_a_deflated_dicom_is_measured_before_it_is_inflated(tmp_path: Path, monk
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import DeflatedExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
-    from app.core.io import images as image_io
+    from app.core.io import dicom, images as image_io
     from app.core.errors import ImageTooLargeError
 
     meta = FileMetaDataset()
@@ -447,7 +447,7 @@ def test_a_deflated_dicom_is_measured_before_it_is_inflated(tmp_path: Path, monk
     path = tmp_path / "bomb.dcm"
     ds.save_as(path, enforce_file_format=True)
     assert path.stat().st_size < 100_000
-    monkeypatch.setattr(image_io, "MAX_DECODED_BYTES", 1 << 20)  # the budget, scaled down with the file
+    monkeypatch.setattr(dicom, "MAX_DECODED_BYTES", 1 << 20)  # the DICOM reader's budget, scaled down with the file
     with pytest.raises(ImageTooLargeError, match="inflates to more than 1 MiB"):
         image_io.load_image(path)
 

@@ -143,3 +143,13 @@ def test_training_pipeline_equals_app_preprocessing_on_a_full_resolution_origina
     from app.core.io.images import load_image
 
     assert load_image(original).pixels.shape != (224, 224)  # really a full-size file: the resize is exercised
+
+
+def test_scaling_by_table_is_bit_identical_to_the_arithmetic_on_every_grey_level() -> None:
+    """The one-pass table look-up gives exactly the float32 values of x * (1 / 127.5) - 1 (the scan's tensors did
+    not change), laid out as (H, W, 3) and contiguous, as the model's input needs."""
+    gray = np.arange(256, dtype=np.uint8).reshape(16, 16)[:, ::-1]  # every level, and a non-contiguous view
+    arithmetic = gray.astype(np.float32) * np.float32(1.0 / 127.5) - np.float32(1.0)
+    scaled = scale_for_model(gray)
+    assert scaled.dtype == np.float32 and scaled.shape == (16, 16, 3) and scaled.flags.c_contiguous
+    assert all(np.array_equal(scaled[:, :, c], arithmetic) for c in range(3))

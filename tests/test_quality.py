@@ -81,3 +81,15 @@ def test_header_facts_are_read_from_the_file(tmp_path) -> None:  # noqa: ANN001
     assert (image.modality, image.body_part, image.view_position, image.patient_age) == ("CR", "CHEST", "LL", "045Y")
     warnings = quality_warnings(image)
     assert [w.split(" ")[0] for w in warnings] == ["Lateral", "Patient"]
+
+
+@pytest.mark.parametrize("shape", [(300, 211), (1500, 1100)])  # a sample of every pixel, and a strided one
+def test_the_histogram_standard_deviation_is_the_pixels_own(shape: tuple[int, int]) -> None:
+    from app.core.io.quality import _histogram_std, grey_histogram
+
+    gray = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    sample = np.ascontiguousarray(gray[::2, ::2])
+    for pixels in (gray, sample):
+        histogram = grey_histogram(pixels)
+        assert np.array_equal(histogram, np.bincount(pixels.ravel(), minlength=256))
+        assert _histogram_std(histogram) == pytest.approx(float(pixels.std()), rel=1e-12)

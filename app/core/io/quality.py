@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import cv2
 import numpy as np
 
 from app.core.io.images import LoadedImage
@@ -31,10 +32,10 @@ def quality_warnings(image: LoadedImage) -> list[str]:
     """Specific warnings for `image`; an empty list means nothing looked wrong."""
     pixels = image.pixels
     step = max(1, max(pixels.shape) // 512)
-    sample = pixels[::step, ::step]
-    histogram = np.bincount(sample.ravel(), minlength=256)  # percentiles from a histogram: 10x cheaper
+    sample = np.ascontiguousarray(pixels[::step, ::step])
+    histogram = grey_histogram(sample)  # percentiles and the standard deviation from it: 10x cheaper
     warnings: list[str] = []
-    std = float(sample.std())
+    std = _histogram_std(histogram)
     if std < MIN_STD:
         warnings.append(f"The image is nearly uniform (standard deviation {std:.1f} of 255): blank, or not an exposure.")
     else:
@@ -54,6 +55,22 @@ def quality_warnings(image: LoadedImage) -> list[str]:
     if min(width, height) < LOW_RESOLUTION:
         warnings.append(f"Low resolution ({width} x {height} pixels): fine detail is lost.")
     return list(image.warnings) + warnings + header_warnings(image)
+
+
+def grey_histogram(gray: np.ndarray) -> np.ndarray:
+    """Counts of the 256 grey levels of an 8-bit image (OpenCV's histogram: half the time of `np.bincount`, which
+    first widens every pixel to 64 bits; float32 counts are exact below 2**24 pixels)."""
+    if gray.size >= 1 << 24:
+        return np.bincount(gray.ravel(), minlength=256)
+    return cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+
+
+def _histogram_std(histogram: np.ndarray) -> float:
+    """The pixels' standard deviation (as `ndarray.std`) from their histogram."""
+    levels = np.arange(256, dtype=np.float64)
+    count = float(histogram.sum())
+    mean = float(histogram @ levels) / count
+    return float(np.sqrt(float(histogram @ (levels - mean) ** 2) / count))
 
 
 def header_warnings(image: LoadedImage) -> list[str]:

@@ -1,5 +1,10 @@
 """The `Scorer` of this machine: files decoded on threads (or in decode processes) while the model runs
 on the previous batch; one file's failure becomes its error row and the scan goes on.
+
+Two decode threads beside ONNX Runtime's two intra-op threads (`onnx_backend.session_threads`) on a
+2-core machine: measured with `benchmarks/scan_throughput.py`-style runs, 2 + 2 beat 1 + 1, 1 + 2 and
+2 + 1 (the scan is CPU-bound there, model and decoding together using both cores); lowering the decode
+threads' priority or turning OpenCV's own thread pool off changed nothing measurable.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from pathlib import Path
 
 from app.core.errors import PneumoScanError
 from app.core.io.model_input import load_model_input
+from app.core.io.preprocessing import PreprocessConfig
 from app.core.model.card import ModelCard
 from app.core.scan.loop import Scorer
 from app.core.scan.row import ScanRow
@@ -31,7 +37,7 @@ def score_locally(screener: Screener, clahe: bool | None = None, batch_size: int
                 if processes:
                     return [_failed(problem) if problem else pool.submit(_prepare_in_process, path, clahe)
                             for path, problem in entries[start : start + batch_size]]
-                return [_failed(problem) if problem else pool.submit(_prepare, screener, path, clahe)
+                return [_failed(problem) if problem else pool.submit(_prepared, screener.card.preprocessing, path, clahe)
                         for path, problem in entries[start : start + batch_size]]
 
             starts = range(0, len(entries), batch_size)
@@ -53,27 +59,25 @@ def _decode_pool(card: ModelCard, threads: int, processes: int) -> Executor:
         return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pneumoscan-load")
     # spawn, not fork: this process already runs ONNX Runtime's threads, which a fork would copy half-alive
     return ProcessPoolExecutor(processes, multiprocessing.get_context("spawn"), initializer=_start_decoder,
-                               initargs=(card,))
+                               initargs=(card.preprocessing,))
 
 
-_DECODER: Screener | None = None  # in a decode process: a Screener with the card only (no model)
+_DECODER: PreprocessConfig | None = None  # in a decode process: the model card's preprocessing (no model)
 
 
-def _start_decoder(card: ModelCard) -> None:
-    """Decoding and preprocessing need the model card only; the model stays in the scanning process."""
+def _start_decoder(preprocessing: PreprocessConfig) -> None:
+    """Decoding and preprocessing need the card's steps only; the model stays in the scanning process."""
     global _DECODER
-    decoder = Screener.__new__(Screener)
-    decoder.card = card
-    _DECODER = decoder
+    _DECODER = preprocessing
 
 
 def _prepare_in_process(path: Path, clahe: bool | None) -> Prepared:
-    assert _DECODER is not None, "decode process started without its card"
-    return _prepare(_DECODER, path, clahe)
+    assert _DECODER is not None, "decode process started without the card's preprocessing"
+    return _prepared(_DECODER, path, clahe)
 
 
-def _prepare(screener: Screener, path: Path, clahe: bool | None) -> Prepared:
-    prepared = load_model_input(path, screener.card.preprocessing, clahe)
+def _prepared(preprocessing: PreprocessConfig, path: Path, clahe: bool | None) -> Prepared:
+    prepared = load_model_input(path, preprocessing, clahe)
     return Prepared(prepared.tensor, prepared.warnings)
 
 
