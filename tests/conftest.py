@@ -30,7 +30,7 @@ TENSORFLOW = all(importlib.util.find_spec(name) is not None for name in ("tensor
 # Modules that import TensorFlow, Keras or the training extra themselves (all their tests are marked `keras`):
 # without those packages they are not even imported.
 collect_ignore = [] if TENSORFLOW else ["test_export.py", "test_gradcam.py", "test_splits_and_calibration.py",
-                                         "test_training_smoke.py", "test_training_distributed.py"]
+                                         "test_training_smoke.py", "test_training_distributed.py", "test_training_data.py"]
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects, so the marks added here count

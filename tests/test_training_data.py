@@ -13,6 +13,8 @@ from model_training.config import training_folder
 from model_training.splits import decode_samples, list_samples, subset
 from model_training.stress import select_samples
 
+pytestmark = pytest.mark.keras  # the training module needs the dev extra (scipy), which the base install lacks
+
 
 def _labelled(folder: Path, value: int) -> None:
     for name in ("NORMAL", "PNEUMONIA"):
