@@ -38,7 +38,7 @@ STUB_RULES = [
 OPENCV_CALLS = frozenset({
     "imdecode", "imencode", "resize", "cvtColor", "createCLAHE", "LUT", "applyColorMap", "addWeighted",
     "convertScaleAbs", "multiply", "split", "merge", "rotate", "putText", "getTextSize", "rectangle", "line",
-    "circle", "polylines",
+    "circle", "polylines", "calcHist",
 })
 
 DATA_KINDS = frozenset("BDRGSV")  # nm's letters for initialised, zeroed and read-only data, and weak objects
